@@ -1,0 +1,3 @@
+from antigravityd.cli import main
+
+raise SystemExit(main())
