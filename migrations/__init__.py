@@ -1,0 +1,1 @@
+"""SQL schema migrations, one directory per backend; shipped in the wheel as antigravityd.migrations."""
