@@ -20,12 +20,14 @@ naive drain lost 10–53 (stack-notes §2).
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from http import HTTPStatus
 
 import h11
 import orjson
@@ -90,6 +92,10 @@ class _HandlerFailedMidStream(Exception):
     pass
 
 
+def _default_error_body(path: str | None, status: int, message: str) -> dict:
+    return {"error": {"message": message, "type": "invalid_request_error", "code": status}}
+
+
 def _internal_error(request_id: str) -> Response:
     body = {"error": {"message": "internal error", "type": "server_error", "request_id": request_id}}
     return Response(500, orjson.dumps(body))
@@ -111,8 +117,16 @@ class _DateCache:
 
 
 class HttpServer:
-    def __init__(self, app: App, limits: ServerLimits, *, on_complete: Callable[[Completed], None] | None = None):
+    def __init__(
+        self,
+        app: App,
+        limits: ServerLimits,
+        *,
+        on_complete: Callable[[Completed], None] | None = None,
+        error_body: Callable[[str | None, int, str], dict] | None = None,
+    ) -> None:
         self.app = app
+        self.error_body = error_body or _default_error_body
         self.limits = limits
         self.on_complete = on_complete
         self.draining = False
@@ -176,7 +190,7 @@ class HttpServer:
         raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
         if self.draining:
             raw.append((b"connection", b"close"))
-        return h11.Response(status_code=status, headers=raw)
+        return h11.Response(status_code=status, headers=raw, reason=_reason(status))
 
 
 class _Connection:
@@ -278,22 +292,24 @@ class _Connection:
         """Serve one request. True when the connection may carry another one."""
         server = self.server
         started = trio.current_time()
+        path: str | None = None
         try:
             event = await self._next_event()
             if event is None or isinstance(event, h11.ConnectionClosed):
                 return False
             assert isinstance(event, h11.Request)
             started = trio.current_time()
+            path = event.target.partition(b"?")[0].decode("utf-8", "replace")
             request_id = _request_id(event.headers)
             length = _content_length(event.headers)
             if length is not None and length > server.limits.max_body_bytes:
                 raise _HttpError(413, f"request body larger than {server.limits.max_body_bytes} bytes")
             body = await self._read_body(server.limits.max_body_bytes)
         except h11.RemoteProtocolError as e:
-            await self._send_error(e.error_status_hint or 400, f"malformed HTTP request: {e}", started, "")
+            await self._send_error(e.error_status_hint or 400, f"malformed HTTP request: {e}", started, path)
             return False
         except _HttpError as e:
-            await self._send_error(e.status, e.message, started, "")
+            await self._send_error(e.status, e.message, started, path)
             return False
         return await self._dispatch(event, body, request_id, started)
 
@@ -401,10 +417,10 @@ class _Connection:
         out += self.conn.send(h11.EndOfMessage()) or b""
         await self._send(out)
 
-    async def _send_error(self, status: int, message: str, started: float, request_id: str) -> None:
+    async def _send_error(self, status: int, message: str, started: float, path: str | None) -> None:
         """Answer a request we could not parse or accept, then close (h11 cannot reuse the connection)."""
-        request_id = request_id or uuid.uuid4().hex
-        body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "code": status}})
+        request_id = uuid.uuid4().hex
+        body = orjson.dumps(self.server.error_body(path, status, message))
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             headers = [("content-type", "application/json"), ("content-length", str(len(body))),
                        ("connection", "close")]
@@ -415,16 +431,16 @@ class _Connection:
                 await self._send(out)
             except h11.LocalProtocolError:
                 pass
-        self._complete(None, "-", status, started, 0, False, request_id)
+        self._complete(None, "-", status, started, 0, False, request_id, path)
 
     def _complete(self, request: Request | None, method: str, status: int, started: float, sent: int,
-                  aborted: bool, request_id: str = "") -> None:
+                  aborted: bool, request_id: str = "", path: str | None = None) -> None:
         if self.server.on_complete is None:
             return
         self.server.on_complete(Completed(
             request=request,
             method=method,
-            path=request.path if request is not None else "-",
+            path=request.path if request is not None else (path or "-"),
             route=request.route if request is not None else "",
             status=status,
             duration=trio.current_time() - started,
@@ -444,6 +460,14 @@ class _Connection:
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
         await trio.aclose_forcefully(self.stream)
+
+
+@functools.cache
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _request_id(headers: h11._headers.Headers) -> str:
