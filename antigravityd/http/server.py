@@ -300,6 +300,9 @@ class _Connection:
             assert isinstance(event, h11.Request)
             started = trio.current_time()
             path = event.target.partition(b"?")[0].decode("utf-8", "replace")
+            # h11 bounds only *incomplete* heads; a whole head that arrived in one read is measured here.
+            if len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers) > server.limits.max_header_bytes:
+                raise _HttpError(431, "request line and headers too large")
             request_id = _request_id(event.headers)
             length = _content_length(event.headers)
             if length is not None and length > server.limits.max_body_bytes:
@@ -358,7 +361,9 @@ class _Connection:
                 nursery.start_soon(self._watch_client, gone)
                 result = await outcome.acapture(self.server.app, request)
                 nursery.cancel_scope.cancel()
-        if gone.cancelled_caught:
+        # acapture swallowed the handler's Cancelled, so ``cancelled_caught`` cannot tell us; ``cancel_called``
+        # can. An outer cancellation (the drain deadline) re-raises from ``unwrap`` below.
+        if gone.cancel_called:
             raise _ClientGone
         try:
             return result.unwrap()
