@@ -58,9 +58,9 @@ def register(router: Router, *, metrics: Metrics, readiness: Readiness) -> None:
         await sse.send(b"[DONE]")
         return None
 
-    router.get("/health", health)
-    router.get("/healthz", health)
-    router.get("/api/health", ready)
-    router.get("/version", version)
-    router.get("/metrics", prometheus)
+    router.get("/health", health, watch_client=False)
+    router.get("/healthz", health, watch_client=False)
+    router.get("/api/health", ready, watch_client=False)
+    router.get("/version", version, watch_client=False)
+    router.get("/metrics", prometheus, watch_client=False)
     router.get("/api/diagnostics/stream", synthetic_stream)
