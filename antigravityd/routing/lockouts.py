@@ -55,6 +55,7 @@ class Scope:
     NONE = "none"
     ACCOUNT = "account"
     MODEL = "model"
+    PROJECT = "project"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,18 +228,19 @@ class Lockouts:
                     until = lock.until
         return until
 
-    def active_for(self, account_id: str, project_id: str | None, now: float) -> Iterator[tuple[str | None, Lock]]:
-        """(model or None for account-level, lock) for every unexpired lock that affects this account."""
+    def active_for(self, account_id: str, project_id: str | None, now: float) -> Iterator[tuple[str, str | None, Lock]]:
+        """(scope, model, lock) for every unexpired lock that affects this account; scope is "account", "model"
+        or "project" (a lock shared through the project), model is None for account locks."""
         lock = self.account.get(account_id)
         if lock is not None and lock.until > now:
-            yield None, lock
+            yield Scope.ACCOUNT, None, lock
         for (acc, model), lock in self.model.items():
             if acc == account_id and lock.until > now:
-                yield model, lock
+                yield Scope.MODEL, model, lock
         if project_id:
             for (proj, model), lock in self.project.items():
                 if proj == project_id and lock.until > now:
-                    yield model, lock
+                    yield Scope.PROJECT, model, lock
 
     def streak(self, account_id: str, model: str) -> int:
         s = self._streaks.get((account_id, model))
