@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ import orjson
 import trio
 
 from . import control, errors
-from .cloudcode import CloudCode
+from .cloudcode import CloudCode, DropConnection
 from .faults import GENERATE_RPCS, Fault, FaultKind, Faults
 from .httpserver import Request, Response, serve
 from .oauth import OAuth
@@ -33,6 +34,7 @@ class FakeUpstream:
         self.cloudcode = CloudCode(self)
         self.oauth = OAuth(self)
         self.deny_next_login = False
+        self.internal_errors: list[str] = []  # tracebacks of the fake's own bugs
         self.port = 0
         self.host = "127.0.0.1"
 
@@ -134,6 +136,8 @@ class FakeUpstream:
     async def handle(self, req: Request, resp: Response) -> None:
         try:
             await self.route(req, resp)
+        except DropConnection:
+            await resp.abort()
         except errors.RpcError as e:
             if resp.started:
                 await resp.abort()
@@ -145,6 +149,14 @@ class FakeUpstream:
             is_oauth = req.path == "/token"
             await self.send_json(resp, e.status, e.body, oauth=is_oauth, stream=bool(req.tags.get("stream")),
                                  extra=headers)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise
+        except Exception as e:  # a bug in the fake: answer 500, remember it (the test fixture fails on it)
+            self.internal_errors.append("".join(traceback.format_exception(e)))
+            if resp.started:
+                await resp.abort()
+            else:
+                await self.send_json(resp, 500, errors.status_body(500, f"fake upstream bug: {type(e).__name__}"))
 
     async def route(self, req: Request, resp: Response) -> None:
         path = req.path

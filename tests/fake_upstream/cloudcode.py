@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from .httpserver import Request, Response
 
 STREAM_FAULTS = frozenset({FaultKind.CUT_STREAM, FaultKind.EMPTY_STREAM, FaultKind.THOUGHTS_ONLY, FaultKind.STALL,
-                           FaultKind.SPLIT_UTF8, FaultKind.SLOW_FIRST_BYTE})
+                           FaultKind.SPLIT_UTF8, FaultKind.SLOW_FIRST_BYTE, FaultKind.HEARTBEATS})
+
+
+class DropConnection(Exception):  # a control-flow signal, not an error
+    """Close the connection without answering (the fake's DROP_CONNECTION fault)."""
 TIER_NAMES = {
     "free-tier": "Gemini Code Assist for individuals", "legacy-tier": "Gemini Code Assist (legacy)",
     "standard-tier": "Gemini Code Assist", "g1-pro-tier": "Google AI Pro", "g1-ultra-tier": "Google AI Ultra",
@@ -84,6 +88,8 @@ class CloudCode:
         p = fault.params
         now = self.fake.state.now()
         kind = fault.kind
+        if kind is FaultKind.DROP_CONNECTION:
+            raise DropConnection
         model = model or "gemini-3-flash"
         if kind is FaultKind.RATE_LIMIT:
             err = errors.rate_limited(model, float(p.get("delay", 0.634846608)), now)
@@ -224,10 +230,14 @@ class CloudCode:
                 for event in events:
                     for candidate in event["candidates"]:
                         candidate.pop("finishReason", None)
+            beats = stream_faults.get(FaultKind.HEARTBEATS)
+            if beats is not None and beats.params.get("only"):
+                events = []
             await self.send_stream(resp, [wrap(e, trace_id) for e in events], trace_id, sse=sse,
                                    delay=plan.delay, stall=stream_faults.get(FaultKind.STALL),
                                    split=FaultKind.SPLIT_UTF8 in stream_faults,
-                                   abort=cut is not None and cut.params.get("mode", "close") == "close")
+                                   abort=cut is not None and cut.params.get("mode", "close") == "close",
+                                   heartbeats=int(beats.params.get("count", 3)) if beats is not None else 0)
         finally:
             if email is not None:
                 fake.stats.leave(email)
@@ -252,9 +262,13 @@ class CloudCode:
         await resp.abort()
 
     async def send_stream(self, resp: Response, events: list[dict], trace_id: str, *, sse: bool, delay: float,
-                          stall: Fault | None, split: bool, abort: bool) -> None:
+                          stall: Fault | None, split: bool, abort: bool, heartbeats: int = 0) -> None:
         content_type = "text/event-stream" if sse else "application/json; charset=UTF-8"
         await resp.start(200, [("content-type", content_type), *self.fake.common_headers(trace_id)])
+        for _ in range(heartbeats if sse else 0):
+            await resp.write(b": keep-alive\n\n")
+            if delay:
+                await trio.sleep(delay)
         stall_after = int(stall.params.get("after_events", 1)) if stall else -1
         stall_every = bool(stall.params.get("every")) if stall else False
         stall_for = float(stall.params.get("delay_ms", 1000)) / 1000 if stall else 0.0

@@ -12,6 +12,7 @@ from tests.fake_upstream import FakeUpstream, run_fake_upstream
 async def fake() -> AsyncIterator[FakeUpstream]:
     async with run_fake_upstream() as server:
         yield server
+    assert not server.internal_errors, server.internal_errors[0]
 
 
 @pytest.fixture

@@ -36,12 +36,15 @@ class FaultKind(enum.StrEnum):
     STALL = "stall"  # params: delay_ms, after_events (default 1), every (bool: between all events)
     SPLIT_UTF8 = "split_utf8"  # every event written in two pieces split inside a multi-byte character
     SLOW_FIRST_BYTE = "slow_first_byte"  # params: delay_ms before the status line
+    HEARTBEATS = "heartbeats"  # params: count (default 3) ": keep-alive" comment lines first; only (bool): then EOF
+    DROP_CONNECTION = "drop_connection"  # read the request, then close the TCP connection without any answer
 
 
 ERROR_KINDS = frozenset({
     FaultKind.RATE_LIMIT, FaultKind.QUOTA_EXHAUSTED, FaultKind.RESOURCE_EXHAUSTED, FaultKind.CAPACITY,
     FaultKind.SERVER_ERROR, FaultKind.UNAVAILABLE, FaultKind.UNAUTHENTICATED, FaultKind.VERIFICATION_REQUIRED,
     FaultKind.TOS_VIOLATION, FaultKind.SERVICE_DISABLED, FaultKind.NOT_FOUND, FaultKind.CUSTOM,
+    FaultKind.DROP_CONNECTION,
 })
 
 _ids = itertools.count(1)

@@ -265,3 +265,19 @@ async def test_recorded_requests_show_what_was_sent(fake, http, alice):
 
 def test_fault_kinds_are_documented():
     assert {k.value for k in FaultKind} >= {"rate_limit", "quota_exhausted", "capacity", "cut_stream", "stall"}
+
+
+async def test_heartbeats_and_dropped_connections(fake, http, alice):
+    fake.inject("heartbeats", count=2)
+    r = await generate(http, fake, alice)
+    assert r.text.startswith(": keep-alive\n\n: keep-alive\n\ndata: ")
+    fake.inject("heartbeats", count=4, only=True)
+    r = await generate(http, fake, alice)
+    assert r.text == ": keep-alive\n\n" * 4
+    fake.inject("drop_connection")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await generate(http, fake, alice)
+    fake.inject("drop_connection", rpcs="token")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": alice.refresh_token})
+    assert (await generate(http, fake, alice)).status_code == 200

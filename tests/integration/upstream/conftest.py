@@ -35,6 +35,7 @@ def closed_port_url() -> str:
 async def fake() -> AsyncIterator[FakeUpstream]:
     async with run_fake_upstream() as server:
         yield server
+    assert not server.internal_errors, server.internal_errors[0]
 
 
 @pytest.fixture

@@ -202,3 +202,24 @@ async def test_in_band_error_event_is_raised(fake, client, alice):
     with pytest.raises(UpstreamError) as info:
         await collect(client, alice.access_token, envelope("gemini-3-flash", "x"))
     assert info.value.failure.kind is FailureKind.CAPACITY
+
+
+async def test_heartbeats_are_reported_and_skipped(fake, client, alice):
+    fake.inject("heartbeats", count=3)
+    async with client.stream_generate(alice.access_token, envelope("gemini-3-flash", "x")) as stream:
+        items = [item async for item in stream.with_heartbeats()]
+    assert items[:3] == [HEARTBEAT] * 3 and stream.heartbeats == 3 and stream.finish_reason == "STOP"
+    fake.inject("heartbeats", count=2)
+    events, stream = await collect(client, alice.access_token, envelope("gemini-3-flash", "x"))
+    assert HEARTBEAT not in events and stream.heartbeats == 2
+
+
+async def test_a_dropped_connection_is_retried_once_on_the_same_base(fake, client, alice):
+    fake.inject("drop_connection")
+    events, stream = await collect(client, alice.access_token, envelope("gemini-3-flash", "x"))
+    assert text_of(events) == "Echo: x" and stream.base_url == fake.base_url
+    assert fake.stats.count(rpc="streamGenerateContent") == 2
+    fake.inject("drop_connection", times=2)
+    with pytest.raises(UpstreamError) as info:
+        await collect(client, alice.access_token, envelope("gemini-3-flash", "x"))
+    assert info.value.failure.kind is FailureKind.TRANSPORT
