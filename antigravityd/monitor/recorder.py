@@ -15,6 +15,7 @@ ambiguous failure (commit done, answer lost) is harmless because the database ig
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -72,7 +73,10 @@ class RequestLogWriter:
         self._spill = SpillFile(spill_path, max_bytes=spill_max_bytes)
         self._queue: collections.deque[RequestRecord] = collections.deque()
         self._wakeup = trio.Event()
-        self._lock = trio.Lock()  # one flush (or close) at a time
+        self._spill_needed = trio.Event()
+        self._flush_lock = trio.Lock()  # one flush (or close) at a time
+        self._spill_lock = trio.Lock()  # one spill-file operation at a time
+        self._inflight = 0  # rows at the front of the queue being written right now
         self._closed = False
         self._replay_offset = 0
         self._next_drop_log = 0.0
@@ -101,8 +105,10 @@ class RequestLogWriter:
             self._drop(1, "queue full and the spill has not caught up")
             return
         self._queue.append(row)
-        if len(self._queue) >= (self.batch_max if self.stats.db_ok else self._high_water):
+        if len(self._queue) >= self.batch_max:
             self._wakeup.set()
+        if len(self._queue) >= self._high_water:
+            self._spill_needed.set()
 
     def _drop(self, n: int, why: str) -> None:
         self.stats.dropped += n
@@ -118,41 +124,47 @@ class RequestLogWriter:
 
     # -------------------------------------------------------------------------------------------- background task
     async def run(self) -> None:
-        """Flush until :meth:`flush_and_close`; returns normally then. Safe to restart after a crash."""
+        """Flush (and spill when needed) until :meth:`flush_and_close`; returns normally then.
+
+        Restartable: a crashed ``run()`` loses nothing it had not committed, and a new one carries on."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._spill_loop)
+            await self._flush_loop()
+            nursery.cancel_scope.cancel()
+
+    async def _flush_loop(self) -> None:
         retry_delay = self.flush_interval
         next_attempt = trio.current_time()
         while not self._closed:
             with trio.move_on_after(max(next_attempt - trio.current_time(), 0.0)):
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
-            async with self._lock:
+            if not self.stats.db_ok and trio.current_time() < next_attempt:
+                continue  # a "batch full" wake-up during an outage: leave the database alone until the retry
+            async with self._flush_lock:
                 if self._closed:
                     return
-                if not self.stats.db_ok and trio.current_time() < next_attempt:
-                    # Woken by the high-water mark during an outage: make room, leave the database alone.
-                    await self._spill_if_high()
-                    continue
-                if await self._flush():
-                    retry_delay = self.flush_interval
-                else:
-                    retry_delay = min(retry_delay * 2, self.retry_max)
-                    await self._spill_if_high()
-                next_attempt = trio.current_time() + (self.flush_interval if self.stats.db_ok else retry_delay)
+                ok = await self._flush()
+            retry_delay = self.flush_interval if ok else min(retry_delay * 2, self.retry_max)
+            next_attempt = trio.current_time() + retry_delay
 
-    async def _spill_if_high(self) -> None:
-        if len(self._queue) >= self._high_water:
-            await self._spill_rows(len(self._queue))
+    async def _spill_loop(self) -> None:
+        """Independent of the flush, which may be stuck waiting for an unreachable database meanwhile."""
+        while True:
+            await self._spill_needed.wait()
+            self._spill_needed = trio.Event()
+            if len(self._queue) >= self._high_water:
+                await self._spill_tail()
 
     async def flush_and_close(self) -> None:
         """Write everything (within ``close_timeout``), spill what the database did not take, stop ``run()``."""
         self._wakeup.set()
         with trio.CancelScope(shield=True):
-            async with self._lock:
+            async with self._flush_lock:
                 self._closed = True
                 with trio.move_on_after(self.close_timeout):
                     await self._flush()
-                if self._queue:
-                    await self._spill_rows(len(self._queue))
+                await self._spill_tail()
 
     # -------------------------------------------------------------------------------------------- internals
     async def _flush(self) -> bool:
@@ -160,9 +172,13 @@ class RequestLogWriter:
         try:
             await self._replay()
             while self._queue:
-                batch = [self._queue[i] for i in range(min(self.batch_max, len(self._queue)))]
-                self.stats.written += await self._insert(batch)
-                for _ in batch:
+                n = min(self.batch_max, len(self._queue))
+                self._inflight = n  # the spiller leaves these alone while they are being written
+                try:
+                    self.stats.written += await self._insert(list(itertools.islice(self._queue, n)))
+                finally:
+                    self._inflight = 0
+                for _ in range(n):
                     self._queue.popleft()
         except StoreUnavailable as e:
             self.stats.failures += 1
@@ -194,7 +210,11 @@ class RequestLogWriter:
             return inserted
 
     async def _replay(self) -> None:
-        while (path := await trio.to_thread.run_sync(self._spill.start_replay)) is not None:
+        while True:
+            async with self._spill_lock:  # never rename the file while an append is writing to it
+                path = await trio.to_thread.run_sync(self._spill.start_replay)
+            if path is None:
+                return
             while True:
                 rows, next_offset, bad = await trio.to_thread.run_sync(
                     self._spill.read_batch, self._replay_offset, self.batch_max)
@@ -210,18 +230,24 @@ class RequestLogWriter:
             self._replay_offset = 0
             log.info("request log: spill file replayed")
 
-    async def _spill_rows(self, n: int) -> None:
-        rows = [self._queue[i] for i in range(n)]
-        try:
-            written = await trio.to_thread.run_sync(self._spill.append, rows)
-        except OSError:
-            log.exception("request log: cannot write the spill file %s", self._spill.path)
-            written = 0
-        for _ in range(written):
-            self._queue.popleft()
-        self.stats.spilled += written
-        self._spilled.inc(written)
-        if written < n and self._closed:
-            for _ in range(n - written):
-                self._queue.popleft()
-            self._drop(n - written, "spill file full or unwritable at shutdown")
+    async def _spill_tail(self) -> None:
+        """Move the queued rows that are not being written right now to the spill file."""
+        async with self._spill_lock:
+            n = len(self._queue) - self._inflight
+            if n <= 0:
+                return
+            # Take them out before awaiting: rows recorded meanwhile must stay in the queue.
+            rows = [self._queue.pop() for _ in range(n)]
+            rows.reverse()
+            try:
+                written = await trio.to_thread.run_sync(self._spill.append, rows)
+            except OSError:
+                log.exception("request log: cannot write the spill file %s", self._spill.path)
+                written = 0
+            self.stats.spilled += written
+            self._spilled.inc(written)
+            unwritten = rows[written:]
+            if unwritten and self._closed:
+                self._drop(len(unwritten), "spill file full or unwritable at shutdown")
+            elif unwritten:
+                self._queue.extend(unwritten)  # keep them in memory; the bound on record() still applies

@@ -63,6 +63,10 @@ class PgPool:
             min_size=min_size,
             max_size=max_size,
             timeout=acquire_timeout,
+            # psycopg_pool retries a lost connection with a doubling delay until reconnect_timeout (default 300 s,
+            # so after a long outage the next attempt could be minutes away). Giving up early ends that chain;
+            # the next request starts a fresh one at once, so recovery follows the server within seconds.
+            reconnect_timeout=max(5.0, 2 * acquire_timeout),
             check=ConnectionPool.check_connection,
             configure=_configure,
             kwargs={

@@ -18,7 +18,7 @@ import trio
 from antigravityd.store import migrate
 from antigravityd.store import validate as v
 from antigravityd.store.crypto import TokenCipher
-from antigravityd.store.errors import StoreUnavailable
+from antigravityd.store.errors import Conflict, NotFound, StoreError, ValidationError
 from antigravityd.store.models import RequestRecord
 from antigravityd.store.pg_pool import PgPool, translate
 from antigravityd.store.sqlrepo import Clock, SqlRepository, utc_now
@@ -123,7 +123,11 @@ class PostgresRepository(SqlRepository):
         if lag_ok and self._replica is not None and trio.current_time() >= self._replica_skip_until:
             try:
                 return await self._replica.run(work)
-            except StoreUnavailable as e:
+            except (ValidationError, NotFound, Conflict):
+                raise  # the caller's problem, the primary would say the same
+            except StoreError as e:
+                # Down, too far behind (even on schema: a table the primary just created), or recovery
+                # conflicts: the primary answers instead, and the replica gets a rest.
                 self._replica_skip_until = trio.current_time() + REPLICA_RETRY
                 log.warning("replica unavailable, reading from the primary for %.0f s: %s", REPLICA_RETRY, e)
         return await self._primary.run(work)

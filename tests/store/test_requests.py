@@ -27,7 +27,7 @@ def rec(minutes: float = 0, **kw) -> RequestRecord:
 async def test_insert_is_idempotent_per_request_id(repo):
     rows = [rec(i) for i in range(50)]
     assert await repo.insert_requests(rows) == 50
-    assert await repo.insert_requests(rows[:10] + [rec(60)]) == 1  # a replayed batch counts once
+    assert await repo.insert_requests([*rows[:10], rec(60)]) == 1  # a replayed batch counts once
     assert await repo.insert_requests([]) == 0
     totals = await repo.token_totals(since=T0 - timedelta(hours=1))
     assert totals.requests == 51 and totals.tokens_in == 5100  # the rollup counted each row once
