@@ -249,8 +249,12 @@ def upsert(tx: Tx, draft: AccountDraft, cipher: TokenCipher, *, create_only: boo
                p=project_id, s=source, now=tx.now, id=existing.id)
         token_changes.append("project_id")
 
+    current_quota = None if quota is None else get_quota(tx, existing.id)
+    # fetched_at alone does not make a different quota (an import without timestamps stamps "now" each run)
+    quota_changed = quota is not None and (current_quota is None or (quota.models, quota.forbidden, quota.tier) != (
+        current_quota.models, current_quota.forbidden, current_quota.tier))
     names = tuple(sorted({n.removesuffix("_at") if n.endswith("disabled_at") else n for n in changed})
-                  + token_changes)
+                  + token_changes + (["quota"] if quota_changed else []))
     account = existing
     if changed:
         if "protected_models" in changed:
@@ -260,9 +264,9 @@ def upsert(tx: Tx, draft: AccountDraft, cipher: TokenCipher, *, create_only: boo
                account_id=existing.id, now=tx.now, **changed)
     if names:
         acc.event(tx, existing, EventKind.UPDATED, {"fields": list(names), "operation": "upsert"})
-    if quota is not None and quota != get_quota(tx, existing.id):
+    if quota_changed:
         _write_quota(tx, existing, quota)
-    if changed or quota is not None:
+    if changed or quota_changed:
         account = acc.get(tx, existing.id)
     return UpsertResult(account, False, names)
 
