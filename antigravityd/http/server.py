@@ -36,7 +36,7 @@ import orjson
 import outcome
 import trio
 
-from antigravityd.http.message import BodyWriter, Request, Response, valid_request_id
+from antigravityd.http.message import AbortStream, BodyWriter, Request, Response, valid_request_id
 
 __all__ = ["Completed", "HttpServer", "ServerLimits"]
 
@@ -364,7 +364,7 @@ class _Connection:
             aborted = request.streaming
             raise
         except _HandlerFailedMidStream:
-            status, aborted = 500, True
+            status, aborted = (request.writer.status if request.writer else 500), True
             raise _ClientGone from None  # no terminating chunk: the client sees a cut stream, not a fake end
         finally:
             server.in_flight -= 1
@@ -389,6 +389,10 @@ class _Connection:
             result = await outcome.acapture(app, request)
         try:
             return result.unwrap()
+        except AbortStream:
+            if request.streaming:
+                raise _HandlerFailedMidStream from None
+            return _internal_error(request.request_id)
         except Exception:
             log.exception("handler failed", extra={"REQUEST_ID": request.request_id, "PATH": request.path})
             if request.streaming:
