@@ -23,7 +23,7 @@ def cli(tmp_path, data_dir):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTIGRAVITY_CONFIG": str(tmp_path / "absent.toml"),
                "ANTIGRAVITY_DATA_DIR": str(data_dir), "DATABASE_URL": database_url}
         proc = subprocess.run([sys.executable, "-m", "antigravityd", *args], env=env, capture_output=True,
-                              text=True, timeout=60, input=stdin)
+                              text=True, timeout=60, input=stdin, check=False)
         outputs.append(proc.stdout + proc.stderr)
         return proc
 
