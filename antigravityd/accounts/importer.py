@@ -48,7 +48,7 @@ class EmailLookupUnavailable(Exception):
 
 async def no_email_lookup(refresh_token: str) -> str:
     """The seam for the OAuth userinfo lookup, which the upstream/pipeline issue provides."""
-    raise EmailLookupUnavailable("the email is required: looking it up from the token needs the OAuth client, "
+    raise EmailLookupUnavailable("email unknown: looking it up from the refresh token needs the OAuth client, "
                                  "which this build does not have yet")
 
 

@@ -67,7 +67,7 @@ class Account:
     proxy_disabled_reason: str | None
     proxy_disabled_at: datetime | None
     protected_models: frozenset[str]  # models quota protection currently keeps this account away from
-    proxy_url: str | None  # per-account outbound proxy; may hold credentials, never log it unredacted
+    proxy_url: str | None  # per-account outbound proxy; may hold credentials: encrypted at rest, redact in logs
     created_at: datetime
     updated_at: datetime
     last_used_at: datetime | None

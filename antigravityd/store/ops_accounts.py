@@ -48,11 +48,20 @@ def account_from_row(tx: Tx, row: Any) -> Account:
         proxy_disabled_reason=row["proxy_disabled_reason"],
         proxy_disabled_at=d.dt(row["proxy_disabled_at"]),
         protected_models=frozenset(d.json(row["protected_models"]) or ()),
-        proxy_url=row["proxy_url"],
+        proxy_url=open_secret(tx, row["proxy_url"]),
         created_at=d.dt(row["created_at"]),
         updated_at=d.dt(row["updated_at"]),
         last_used_at=d.dt(row["last_used_at"]),
     )
+
+
+def seal(tx: Tx, value: str | None) -> str | None:
+    """Encrypt a secret column value (proxy URLs may carry a password)."""
+    return None if value is None else tx.cipher.encrypt(value)
+
+
+def open_secret(tx: Tx, value: str | None) -> str | None:
+    return None if value is None else tx.cipher.decrypt(value)
 
 
 def event(tx: Tx, account: Account | None, kind: EventKind, details: Mapping[str, Any] | None = None,
@@ -139,6 +148,8 @@ def events(tx: Tx, *, account_id: str | None, email: str | None, kinds: Iterable
 
 
 def _set(tx: Tx, account_id: str, **columns: Any) -> None:
+    if "proxy_url" in columns:
+        columns["proxy_url"] = seal(tx, columns["proxy_url"])
     assignments = ", ".join(f"{c} = :{c}" for c in columns)
     params = {c: Json(sorted(val)) if isinstance(val, frozenset) else val for c, val in columns.items()}
     tx.run(f"UPDATE accounts SET {assignments} WHERE id = :account_id", account_id=account_id, **params)
@@ -156,6 +167,7 @@ def insert(tx: Tx, *, account_id: str | None, email: str, **fields: Any) -> Acco
     }
     values.update({k: val for k, val in fields.items() if val is not None})
     values["protected_models"] = Json(sorted(values["protected_models"]))
+    values["proxy_url"] = seal(tx, values["proxy_url"])
     if tx.one("SELECT 1 AS x FROM accounts WHERE email = :email", email=email):
         raise Conflict(f"an account with email {email} already exists")
     columns = ", ".join(values)

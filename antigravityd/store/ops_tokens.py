@@ -259,6 +259,8 @@ def upsert(tx: Tx, draft: AccountDraft, cipher: TokenCipher, *, create_only: boo
     if changed:
         if "protected_models" in changed:
             changed["protected_models"] = Json(sorted(changed["protected_models"]))
+        if "proxy_url" in changed:
+            changed["proxy_url"] = acc.seal(tx, changed["proxy_url"])
         assignments = ", ".join(f"{c} = :{c}" for c in changed)
         tx.run(f"UPDATE accounts SET {assignments}, updated_at = :now WHERE id = :account_id",
                account_id=existing.id, now=tx.now, **changed)
@@ -293,12 +295,15 @@ def check_key(tx: Tx, cipher: TokenCipher) -> None:
 
 
 def reencrypt_all(tx: Tx, cipher: TokenCipher) -> int:
-    """Re-encrypt every stored token with the cipher's first key, in this one transaction."""
+    """Re-encrypt every stored secret (tokens, proxy URLs) with the cipher's first key, in this one transaction."""
     rows = tx.all("SELECT account_id, refresh_token, access_token FROM tokens" + tx.d.for_update)
     for r in rows:
         tx.run("UPDATE tokens SET refresh_token = :r, access_token = :a WHERE account_id = :id",
                r=cipher.reencrypt(r["refresh_token"]),
                a=None if r["access_token"] is None else cipher.reencrypt(r["access_token"]), id=str(r["account_id"]))
+    proxies = tx.all("SELECT id, proxy_url FROM accounts WHERE proxy_url IS NOT NULL" + tx.d.for_update)
+    for r in proxies:
+        tx.run("UPDATE accounts SET proxy_url = :p WHERE id = :id", p=cipher.reencrypt(r["proxy_url"]), id=str(r["id"]))
     tx.run("UPDATE app_settings SET value = :v, updated_at = :now WHERE key = :k",
            k=KEY_CHECK_SETTING, v=Json(cipher.encrypt(KEY_CHECK_TEXT)), now=tx.now)
     return len(rows)

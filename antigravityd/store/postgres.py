@@ -112,13 +112,13 @@ class PostgresRepository(SqlRepository):
     # -------------------------------------------------------------------------------------------- running work
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         now = self._clock()
-        return await self._primary.run(lambda conn: fn(Tx(conn, self.dialect, now), *args))
+        return await self._primary.run(lambda conn: fn(Tx(conn, self.dialect, now, self._cipher), *args))
 
     async def _read(self, fn: Callable[..., T], *args: Any, lag_ok: bool = False) -> T:
         now = self._clock()
 
         def work(conn: psycopg.Connection) -> T:
-            return fn(Tx(conn, self.dialect, now), *args)
+            return fn(Tx(conn, self.dialect, now, self._cipher), *args)
 
         if lag_ok and self._replica is not None and trio.current_time() >= self._replica_skip_until:
             try:

@@ -111,7 +111,7 @@ class SqliteRepository(SqlRepository):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    result = fn(Tx(conn, self.dialect, now), *args)
+                    result = fn(Tx(conn, self.dialect, now, self._cipher), *args)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:  # an interrupt may already have rolled it back
@@ -136,7 +136,7 @@ class SqliteRepository(SqlRepository):
             try:
                 conn.execute("BEGIN")  # one snapshot for every statement of this unit
                 try:
-                    return fn(Tx(conn, self.dialect, now), *args)
+                    return fn(Tx(conn, self.dialect, now, self._cipher), *args)
                 finally:
                     if conn.in_transaction:
                         conn.execute("COMMIT")

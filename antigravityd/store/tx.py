@@ -118,15 +118,16 @@ class Tx:
     """A transaction in progress: ``one``/``all``/``run`` with ``:name`` parameters given as keywords.
 
     ``now`` is the single timestamp of this unit of work (so a change and its event carry the same time, and
-    tests can inject a clock).
+    tests can inject a clock); ``cipher`` seals and opens the columns stored encrypted.
     """
 
-    __slots__ = ("_conn", "d", "now")
+    __slots__ = ("_conn", "cipher", "d", "now")
 
-    def __init__(self, conn: Any, dialect: Dialect, now: datetime) -> None:
+    def __init__(self, conn: Any, dialect: Dialect, now: datetime, cipher: Any = None) -> None:
         self._conn = conn
         self.d = dialect
         self.now = now
+        self.cipher = cipher  # the TokenCipher for columns stored encrypted
 
     def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         p = self.d.param

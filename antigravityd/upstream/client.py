@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,7 +37,8 @@ from .bootstrap import (
     project_from_operation,
 )
 from .errors import UpstreamError, classify_response, classify_transport
-from .sse import HEARTBEAT, MAX_LINE_BYTES, Heartbeat, SSEDecoder, SSEError, SSEEvent
+from .stream import UpstreamStream
+from .transport import BaseHealth, ClientSettings, make_http_client
 
 __all__ = ["ClientSettings", "CloudCodeClient", "UpstreamStream", "make_http_client"]
 
@@ -48,81 +47,6 @@ log = logging.getLogger(__name__)
 CLIENT_METADATA = {"ideType": "ANTIGRAVITY", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}
 _PROTECTED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host", "transfer-encoding"})
 _OPERATION_NAME = re.compile(r"operations/[A-Za-z0-9._\-]{1,200}")
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSettings:
-    base_urls: tuple[str, ...]
-    user_agent: str
-    client_version: str
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0  # between two reads, not in total
-    write_timeout: float = 30.0
-    pool_timeout: float = 30.0  # waiting for a free connection
-    total_timeout: float = 900.0  # one call, stream included
-    max_connections: int = 1024
-    max_keepalive_connections: int = 128
-    keepalive_expiry: float = 30.0
-    base_cooldown: float = 30.0  # a base that failed is tried last for this long
-    trust_env: bool = False  # honour HTTP(S)_PROXY / NO_PROXY from the environment
-    max_error_body: int = 1 << 20  # error bodies are cut here (classification needs the beginning only)
-    max_response_body: int = 64 << 20  # a larger non-stream answer is a failure (images are big, not this big)
-    max_sse_line: int = MAX_LINE_BYTES
-
-    def __post_init__(self) -> None:
-        if not self.base_urls:
-            raise ValueError("at least one upstream base URL is required")
-        object.__setattr__(self, "base_urls", tuple(u.rstrip("/") for u in self.base_urls))
-
-    @classmethod
-    def from_config(cls, config: Any, **overrides: Any) -> ClientSettings:
-        """From :class:`antigravityd.config.Config` (``upstream`` section and ``upstream_user_agent``)."""
-        up = config.upstream
-        values = dict(
-            base_urls=tuple(up.base_urls), user_agent=config.upstream_user_agent, client_version=up.client_version,
-            connect_timeout=up.connect_timeout, read_timeout=up.read_timeout, total_timeout=up.total_timeout,
-            max_connections=up.max_connections, max_keepalive_connections=min(up.max_connections, 128),
-        )
-        values.update(overrides)
-        return cls(**values)
-
-
-def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> httpx.AsyncClient:
-    """The shared upstream HTTP client. ``verify`` is passed to httpx (a CA bundle path, or False for tests on
-    plain-HTTP loopback, which also skips loading the CA bundle)."""
-    return httpx.AsyncClient(
-        verify=verify,
-        http1=True,
-        http2=False,
-        limits=httpx.Limits(max_connections=settings.max_connections,
-                            max_keepalive_connections=settings.max_keepalive_connections,
-                            keepalive_expiry=settings.keepalive_expiry),
-        timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                              write=settings.write_timeout, pool=settings.pool_timeout),
-        follow_redirects=False,
-        trust_env=settings.trust_env,
-    )
-
-
-class _BaseHealth:
-    """Which bases failed recently. Order: healthy ones as configured, then the recently failed ones."""
-
-    def __init__(self, bases: tuple[str, ...], cooldown: float, clock: Callable[[], float]) -> None:
-        self._bases = bases
-        self._cooldown = cooldown
-        self._clock = clock
-        self._bad_until: dict[str, float] = {}
-
-    def order(self) -> list[str]:
-        now = self._clock()
-        good = [b for b in self._bases if self._bad_until.get(b, 0.0) <= now]
-        return good + [b for b in self._bases if b not in good]
-
-    def failed(self, base: str) -> None:
-        self._bad_until[base] = self._clock() + self._cooldown
-
-    def succeeded(self, base: str) -> None:
-        self._bad_until.pop(base, None)
 
 
 def _moves_on(status: int) -> bool:
@@ -153,7 +77,7 @@ class CloudCodeClient:
         self.settings = settings
         self.http = http if http is not None else make_http_client(settings)
         self._owns_http = http is None
-        self._health = _BaseHealth(settings.base_urls, settings.base_cooldown, clock)
+        self._health = BaseHealth(settings.base_urls, settings.base_cooldown, clock)
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -335,106 +259,6 @@ class CloudCodeClient:
         async with self._deadline(None):
             raw = await self._json(":fetchAvailableModels", access_token, {"project": project} if project else {})
         return parse_available_models(raw)
-
-
-# ---------------------------------------------------------------------------------------------------- streams
-
-
-class UpstreamStream:
-    """The events of one ``streamGenerateContent`` answer, as the unwrapped ``response`` objects.
-
-    ``async for event in stream`` yields dicts; ``stream.with_heartbeats()`` also yields :data:`HEARTBEAT` for SSE
-    comment lines. ``[DONE]`` and empty events are skipped; an unparsable event is counted in ``malformed`` and
-    skipped (§3.4). Transport failures while reading raise :class:`UpstreamError`. After the last event,
-    ``finish_reason`` tells whether the stream ended properly (None = truncated).
-    """
-
-    def __init__(self, response: httpx.Response, base_url: str, *, model: str | None, max_line: int) -> None:
-        self.response = response
-        self.base_url = base_url
-        self.model = model
-        self.trace_id = response.headers.get("x-cloudaicompanion-trace-id")
-        self.events = 0
-        self.heartbeats = 0
-        self.malformed = 0
-        self.finish_reason: str | None = None
-        self._decoder = SSEDecoder(max_line)
-        self._chunks = response.aiter_bytes()
-        self._pending: deque[dict | Heartbeat] = deque()
-        self._eof = False
-
-    def __aiter__(self) -> UpstreamStream:
-        return self
-
-    async def __anext__(self) -> dict:
-        while True:
-            item = await self._next_item()
-            if item is not HEARTBEAT:
-                return item  # type: ignore[return-value]
-
-    def with_heartbeats(self) -> AsyncIterator[dict | Heartbeat]:
-        return _WithHeartbeats(self)
-
-    async def _next_item(self) -> dict | Heartbeat:
-        while not self._pending:
-            if self._eof:
-                raise StopAsyncIteration
-            try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._eof = True
-                self._accept(self._decoder.close())
-                continue
-            except httpx.TransportError as exc:
-                raise UpstreamError(classify_transport(exc, model=self.model), base_url=self.base_url) from exc
-            try:
-                self._accept(self._decoder.feed(chunk))
-            except SSEError as exc:
-                raise UpstreamError(classify_transport(exc, model=self.model), base_url=self.base_url) from exc
-        return self._pending.popleft()
-
-    def _accept(self, items: list[SSEEvent | Heartbeat]) -> None:
-        for item in items:
-            if item is HEARTBEAT:
-                self.heartbeats += 1
-                self._pending.append(HEARTBEAT)
-                continue
-            data = item.data.strip()  # type: ignore[union-attr]
-            if not data or data == "[DONE]":
-                continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                self.malformed += 1
-                continue
-            if not isinstance(obj, dict):
-                self.malformed += 1
-                continue
-            if "response" not in obj and isinstance(obj.get("error"), dict):
-                code = obj["error"].get("code")
-                status = code if isinstance(code, int) and 400 <= code <= 599 else 500
-                raise UpstreamError(classify_response(status, data.encode(), model=self.model),
-                                    base_url=self.base_url)
-            response = obj.get("response", obj)
-            if not isinstance(response, dict):
-                self.malformed += 1
-                continue
-            for candidate in response.get("candidates") or ():
-                if isinstance(candidate, dict) and candidate.get("finishReason"):
-                    self.finish_reason = candidate["finishReason"]
-            self.events += 1
-            self._pending.append(response)
-
-
-class _WithHeartbeats:
-    def __init__(self, stream: UpstreamStream) -> None:
-        self._stream = stream
-
-    def __aiter__(self) -> _WithHeartbeats:
-        return self
-
-    async def __anext__(self) -> dict | Heartbeat:
-        return await self._stream._next_item()
 
 
 # ---------------------------------------------------------------------------------------------------- helpers

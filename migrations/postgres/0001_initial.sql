@@ -13,7 +13,7 @@ CREATE TABLE accounts (
     proxy_disabled_reason text,
     proxy_disabled_at     timestamptz,
     protected_models      jsonb NOT NULL DEFAULT '[]',
-    proxy_url             text,
+    proxy_url             text,                          -- Fernet ciphertext: it may carry a password
     created_at            timestamptz NOT NULL,
     updated_at            timestamptz NOT NULL,
     last_used_at          timestamptz

@@ -13,7 +13,7 @@ CREATE TABLE accounts (
     proxy_disabled_reason TEXT,
     proxy_disabled_at     REAL,
     protected_models      TEXT NOT NULL DEFAULT '[]',
-    proxy_url             TEXT,
+    proxy_url             TEXT,            -- Fernet ciphertext: it may carry a password
     created_at            REAL NOT NULL,
     updated_at            REAL NOT NULL,
     last_used_at          REAL

@@ -36,7 +36,7 @@ async def main(args: argparse.Namespace) -> None:
             spec.setdefault("project", AUTO)
             fake.add_account(email, **spec)
         for i in range(args.accounts):
-            fake.add_account(f"fake-{i + 1}@fake.test")
+            fake.add_account(f"fake-{i + 1}@fake.test", quota_limit=args.quota_limit)
         print(json.dumps({
             "root_url": fake.root_url, "base_url": fake.base_url, "token_url": fake.token_url,
             "userinfo_url": fake.userinfo_url, "auth_url": fake.auth_url, "client_id": fake.client_id,
@@ -56,6 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--accounts", type=int, default=0, help="generated accounts to add")
     p.add_argument("--seed-file", help="JSON file with accounts and switches")
     p.add_argument("--seed", type=int, default=0, help="random seed for ids and signatures")
+    p.add_argument("--quota-limit", type=int, default=None,
+                   help="requests per model per 5 h window of generated accounts (default 1000; raise for benchmarks)")
     p.add_argument("--client-id", default="fake-client-id.apps.googleusercontent.com")
     p.add_argument("--client-secret", default="fake-client-secret")
     return p.parse_args(argv)

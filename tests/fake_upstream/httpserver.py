@@ -122,7 +122,7 @@ async def serve_connection(stream: trio.SocketStream, handler: Handler, on_disco
                     client_gone = not response.aborted
                 finally:
                     nursery.cancel_scope.cancel()
-            if client_gone and not response.finished:
+            if client_gone and not response.finished and not response.aborted:
                 on_disconnect(request)
             if response.aborted or client_gone or not response.finished:
                 return

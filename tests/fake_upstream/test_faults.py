@@ -143,6 +143,7 @@ async def test_cut_stream_closes_mid_body(fake, http, alice):
     events = sse_events("".join(received))
     assert len(events) == 2
     assert not any("finishReason" in c for e in events for c in e["response"]["candidates"])
+    assert fake.stats.disconnects == 0  # the fake hung up, not the client
 
 
 async def test_cut_stream_clean_eof_and_empty_and_thoughts_only(fake, http, alice):

@@ -84,7 +84,7 @@ async def test_export_lists_and_free_text(repo):
     export = await import_path(repo, FIXTURES / "export.json")
     assert [(i.outcome, i.email) for i in export.items] == [
         ("created", "export1@example.com"), ("created", "export2@example.com"), ("skipped", None), ("error", None)]
-    assert "email is required" in export.items[2].reason
+    assert "email unknown" in export.items[2].reason
 
     wrapped = await import_path(repo, FIXTURES / "export_wrapped.json")
     assert [(i.outcome, i.email) for i in wrapped.items] == [("created", "wrapped@example.com")]

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import psycopg
 
-LOCAL_DSN = os.environ.get("ANTIGRAVITY_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+# URLs, not key=value strings: database.url only accepts postgresql:// URLs, and tests pass these to the CLI.
+LOCAL_DSN = os.environ.get("ANTIGRAVITY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def pg_bindir() -> Path:
@@ -57,7 +58,7 @@ def free_port() -> int:
 
 
 def dsn(port: int, dbname: str = "postgres", host: str = "127.0.0.1") -> str:
-    return f"host={host} port={port} user=postgres dbname={dbname}"
+    return f"postgresql://postgres@{host}:{port}/{dbname}"
 
 
 def local_server_available() -> bool:
@@ -148,8 +149,7 @@ def drop_database(server_dsn: str, database_dsn: str) -> None:
 
 def _with_dbname(server_dsn: str, name: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(server_dsn)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)
+    return dsn(int(params.get("port", 5432)), name, params.get("host", "127.0.0.1"))
 
 
 def wait_for(predicate, *, timeout: float = 10.0, interval: float = 0.02) -> None:

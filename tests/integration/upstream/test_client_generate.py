@@ -223,3 +223,38 @@ async def test_a_dropped_connection_is_retried_once_on_the_same_base(fake, clien
     with pytest.raises(UpstreamError) as info:
         await collect(client, alice.access_token, envelope("gemini-3-flash", "x"))
     assert info.value.failure.kind is FailureKind.TRANSPORT
+
+
+async def test_cancelling_before_the_first_byte_closes_too(fake, client, alice):
+    fake.inject("slow_first_byte", delay_ms=30_000)
+    async with trio.open_nursery() as nursery:
+
+        async def call() -> None:
+            async with client.stream_generate(alice.access_token, envelope("gemini-3-flash", "x")):
+                pytest.fail("the fake is still sleeping")
+
+        nursery.start_soon(call)
+        with trio.fail_after(5):
+            await fake.wait_for_requests(1, rpc="streamGenerateContent")
+        nursery.cancel_scope.cancel()
+    with trio.fail_after(5):
+        await fake.wait_for_disconnects(1)
+
+
+async def test_concurrent_streams_share_the_pool(fake, alice):
+    pooled = client_for(fake.base_url, max_connections=4, max_keepalive_connections=4)
+    try:
+        texts = []
+
+        async def one(i: int) -> None:
+            events, _ = await collect(pooled, alice.access_token,
+                                      envelope("gemini-3-flash", f"n{i} [[first_byte_ms:30]]"))
+            texts.append(text_of(events))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(8):
+                nursery.start_soon(one, i)
+        assert sorted(texts) == sorted(f"Echo: n{i}" for i in range(8))
+        assert fake.stats.peak_concurrency[alice.email] <= 4  # the pool bounds what reaches upstream
+    finally:
+        await pooled.http.aclose()
