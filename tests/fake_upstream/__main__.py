@@ -30,6 +30,7 @@ async def main(args: argparse.Namespace) -> None:
                                  client_secret=args.client_secret) as fake:
         apply_changes(fake.strict, seed.get("strict", {}))
         apply_changes(fake.behaviour, seed.get("behaviour", {}))
+        fake.behaviour.coalesce_events |= args.coalesce
         for entry in seed.get("accounts", []):
             spec = dict(entry)
             email = spec.pop("email")
@@ -58,6 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="random seed for ids and signatures")
     p.add_argument("--quota-limit", type=int, default=None,
                    help="requests per model per 5 h window of generated accounts (default 1000; raise for benchmarks)")
+    p.add_argument("--coalesce", action="store_true",
+                   help="write each stream's events in one TCP write (cheaper fake for load tests)")
     p.add_argument("--client-id", default="fake-client-id.apps.googleusercontent.com")
     p.add_argument("--client-secret", default="fake-client-secret")
     return p.parse_args(argv)

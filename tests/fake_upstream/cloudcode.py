@@ -268,6 +268,10 @@ class CloudCode:
         stall_after = int(stall.params.get("after_events", 1)) if stall else -1
         stall_every = bool(stall.params.get("every")) if stall else False
         stall_for = float(stall.params.get("delay_ms", 1000)) / 1000 if stall else 0.0
+        if sse and self.fake.behaviour.coalesce_events and not (delay or stall or split or abort):
+            await resp.write(b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events))
+            await resp.end()
+            return
         if not sse:
             await resp.write(b"[")
         for index, event in enumerate(events):

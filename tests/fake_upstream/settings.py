@@ -58,6 +58,9 @@ class Behaviour:
     access_token_ttl: int = 3599  # expires_in of issued access tokens
     check_oauth_client: bool = True  # /token rejects a wrong client id/secret with invalid_client
     retry_after_header: bool = False  # every 429/503 also carries Retry-After (seconds)
+    # Write a stream's events in one TCP write when nothing (delay, stall, split) separates them: makes the fake
+    # cheap enough for load tests. Off by default: one write per event is what a generating model looks like.
+    coalesce_events: bool = False
 
 
 def apply_changes(target: Any, changes: dict[str, Any]) -> list[str]:

@@ -115,6 +115,14 @@ async def test_chunks_gives_exactly_n_events(fake, http, alice):
     assert "finishReason" in events[-1]["response"]["candidates"][0]
 
 
+async def test_coalesced_events_are_the_same_events(fake, http, alice):
+    body = envelope("gemini-2.5-flash", "[[chunks:7]] [[say:same either way]]")
+    separate = await stream(http, fake, alice, body)
+    fake.behaviour.coalesce_events = True
+    together = await stream(http, fake, alice, body)
+    assert [e["response"]["candidates"] for e in separate] == [e["response"]["candidates"] for e in together]
+
+
 async def test_say_and_image(fake, http, alice):
     events = await stream(http, fake, alice, envelope("gemini-2.5-flash", "[[say:Exactly this.]] [[image]]"))
     assert text_of(events) == "Exactly this."
