@@ -14,3 +14,6 @@ __all__ = ["register"]
 
 def register(router: Router, services: Services) -> None:
     """Register the dialect APIs and the admin API on ``router``."""
+    from antigravityd.api import models
+
+    models.register(router, services.catalog)
