@@ -40,8 +40,9 @@ _NO_CONTENT = "(no content)"
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "image/heif"}
 _URL_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
              ".webp": "image/webp", ".pdf": "application/pdf"}
-_DROPPED = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
-                      "bash_code_execution_tool_result", "text_editor_code_execution_tool_result",
+_DROPPED = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
+                      "code_execution_tool_result", "bash_code_execution_tool_result",
+                      "text_editor_code_execution_tool_result",
                       "mcp_tool_use", "mcp_tool_result", "container_upload", "redacted_thinking"})
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.support.sse_parse import parse_sse
 
-__all__ = ["check_anthropic_stream", "check_anthropic_message", "parse_sse"]
+__all__ = ["check_anthropic_message", "check_anthropic_stream", "parse_sse"]
 
 STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"}
 DELTA_FOR = {"text": {"text_delta", "citations_delta"}, "thinking": {"thinking_delta", "signature_delta"},
