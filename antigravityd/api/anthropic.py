@@ -22,8 +22,13 @@ from antigravityd.http.router import Router
 from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.state import Unavailable
-from antigravityd.translate.anthropic_extras import background_task, estimate_tokens, is_warmup, warmup_events, \
-    warmup_message
+from antigravityd.translate.anthropic_extras import (
+    background_task,
+    estimate_tokens,
+    is_warmup,
+    warmup_events,
+    warmup_message,
+)
 from antigravityd.translate.anthropic_request import translate_messages
 from antigravityd.translate.context import TranslateContext
 from antigravityd.translate.errors import ClientError
