@@ -14,6 +14,7 @@ __all__ = ["register"]
 
 def register(router: Router, services: Services) -> None:
     """Register the dialect APIs and the admin API on ``router``."""
-    from antigravityd.api import models
+    from antigravityd.api import anthropic, models
 
     models.register(router, services.catalog)
+    anthropic.register(router, services)
