@@ -33,6 +33,7 @@ from antigravityd.monitor.recorder import RequestLogWriter
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.catalog import Catalog
 from antigravityd.pipeline.runner import Pipeline, PipelineSettings, Releases
+from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import RetryPolicy
 from antigravityd.routing.state import PoolSettings
@@ -64,6 +65,7 @@ class Services:
     pool_events: PoolEventWriter
     pipeline: Pipeline
     catalog: Catalog
+    signatures: StoredSignatureCache
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)
@@ -193,5 +195,6 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
             data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
             tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
+            signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
         )
         yield services

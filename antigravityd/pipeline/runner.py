@@ -21,6 +21,7 @@ import trio
 from antigravityd.accounts.tokens import Access, TokenManager, TokenUnavailable
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.http.message import AbortStream, BodyWriter, Request, Response
+from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.plan import Plan, Translator
@@ -237,7 +238,9 @@ class Pipeline:
 
     async def _stream(self, request: Request, call: Call, plan: Plan, lease: Lease, translator: Translator,
                       stream: UpstreamStream, pending: list[dict]) -> None:
-        writer = await request.stream(200, self._headers(call), plan.content_type())
+        content_type = plan.content_type()
+        headers = self._headers(call) + (SSE_HEADERS if content_type == "text/event-stream" else [])
+        writer = await request.stream(200, headers, content_type)
         call.committed, call.first_byte, call.status = True, trio.current_time(), 200
         out = _KeepAlive(writer, plan.keepalive(), self.settings.keepalive_interval)
         async with trio.open_nursery() as nursery:
