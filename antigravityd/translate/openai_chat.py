@@ -23,8 +23,9 @@ from antigravityd.translate.generation import ThinkingRequest, generation_config
 from antigravityd.translate.hygiene import normalize_contents
 from antigravityd.translate.media import inline_part, media_url_part
 from antigravityd.translate.models import ModelRoute
-from antigravityd.translate.schema import clean_response_schema, coerce_tool_args
+from antigravityd.translate.schema import clean_response_schema
 from antigravityd.translate.signatures import apply_history_signatures, claude_thinking_allowed
+from antigravityd.translate.tool_args import coerce_tool_args
 from antigravityd.translate.tools import ToolChoice, ToolSet, tool_fields
 
 __all__ = ["chat_request_to_upstream", "parse_tool_arguments", "strip_undefined"]

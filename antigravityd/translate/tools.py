@@ -36,6 +36,7 @@ class ToolSet:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: bool = False
+    search_by_name: bool = True  # a function named like a search tool asks for grounding (not for Gemini clients)
 
     def add_function(self, name: object, description: object, parameters: object, param: str) -> None:
         if not isinstance(name, str) or not name.strip():
@@ -44,7 +45,7 @@ class ToolSet:
             raise ClientError(f"{param}.name: tool {name!r} is declared twice", param=f"{param}.name")
         if len(self.declarations) >= MAX_TOOLS:
             raise ClientError(f"at most {MAX_TOOLS} tools are supported", param=param)
-        if name in SEARCH_TOOL_NAMES:
+        if self.search_by_name and name in SEARCH_TOOL_NAMES:
             self.search = True
             return
         declaration: dict[str, Any] = {"name": name}

@@ -11,8 +11,8 @@ from antigravityd.translate.schema import (
     TOOL_SCHEMA_KEYS,
     clean_response_schema,
     clean_tool_schema,
-    coerce_tool_args,
 )
+from antigravityd.translate.tool_args import coerce_tool_args
 from tests.support.schema_check import proto_schema_problems
 
 
