@@ -119,6 +119,7 @@ class AccountPool:
         for st in self._accounts.values():
             st.breaker.policy = settings.breaker
             st.aimd.policy = settings.aimd
+            st.aimd._set_limit(min(max(st.aimd.limit, settings.aimd.min_limit), settings.aimd.max_limit))
             st.health.policy = settings.health
         self._selector.reset()
 
@@ -204,7 +205,7 @@ class AccountPool:
         probe = st.breaker.acquire(now)
         st.in_flight += 1
         st.aimd.record_request(now)
-        self._selector.refresh(st)
+        self._selector.refresh(st, recheck=False)
         return Lease(self, st, model, session_id=session_id, probe=probe, now=now)
 
     def _release(self, lease: Lease) -> None:
@@ -214,7 +215,7 @@ class AccountPool:
             lease.probe = False
             st.breaker.release_probe()
         if not st.removed:
-            self._selector.refresh(st)
+            self._selector.refresh(st, recheck=False)
         if self._on_release is not None:
             self._on_release()
 
@@ -259,18 +260,18 @@ class AccountPool:
         """The upstream call on ``lease`` succeeded (call it once the response is known good)."""
         st = lease._state
         events: list[PoolEvent] = []
-        st.aimd.record_success(now)
+        changed = st.aimd.record_success(now) or lease.probe  # a reward, or a probe slot to give back
         if st.breaker.record_success(now, probe=lease.probe) is CircuitState.CLOSED:
             events.append(PoolEvent(EventKind.CIRCUIT_CLOSED, st.id, st.email, "probe_succeeded"))
         lease.probe = False
         st.health.record_success(now)
-        st.update_health_band(now)
-        self.lockouts.on_success(st.id, lease.model)
+        changed = st.update_health_band(now) or changed
+        changed = self.lockouts.on_success(st.id, lease.model) or changed
         if lease.session_id is not None:
             self.sessions.record_success(lease.session_id, st.id)
         if latency is not None:
             st.latency_ewma = latency if st.latency_ewma is None else 0.8 * st.latency_ewma + 0.2 * latency
-        if not st.removed:
+        if changed and not st.removed:
             self._selector.refresh(st)
         return events
 

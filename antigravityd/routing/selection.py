@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 
+from antigravityd.routing.breaker import CircuitState
 from antigravityd.routing.lockouts import Lockouts
 from antigravityd.routing.state import AccountState, PoolSettings
 
@@ -48,21 +49,22 @@ class Rules:
     def blocked(self, st: AccountState, model: str, now: float) -> float:
         """0.0 when ``st`` may take a request for ``model`` (capacity and AIMD aside); otherwise the monotonic
         time at which the block ends, or NEVER when waiting alone will not end it."""
-        if not st.usable:
+        if not st.enabled or st.proxy_disabled or st.removed:
             return NEVER
-        if self.settings.protection.enabled and model in st.quota.protected:
+        if st.quota.protected and model in st.quota.protected and self.settings.protection.enabled:
             return NEVER
         until = self.lockouts.blocked_until(st.id, st.project_key, model, now)
         if until > now:
             return until
         breaker = st.breaker
-        if not breaker.allows(now):
+        if breaker._state is not CircuitState.CLOSED and not breaker.allows(now):  # (closed: skip the calls)
             reopens = breaker.reopens_at(now)
             return reopens if reopens is not None else now + PROBE_WAIT
         return 0.0
 
     def aimd_over(self, st: AccountState, now: float) -> bool:
-        return st.aimd.usage_ratio(now) > self.settings.aimd_max_usage_ratio
+        ratio = self.settings.aimd_max_usage_ratio
+        return not st.aimd.surely_within(ratio) and st.aimd.usage_ratio(now) > ratio
 
     def has_room(self, st: AccountState) -> bool:
         return st.in_flight < self.settings.max_concurrent_per_account
@@ -92,7 +94,7 @@ class ScanSelector:
                 best, best_key = st, key
         return best if best is not None else fallback
 
-    def refresh(self, st: AccountState) -> None:
+    def refresh(self, st: AccountState, *, recheck: bool = True) -> None:
         """Nothing to maintain."""
 
     def forget(self, account_id: str) -> None:

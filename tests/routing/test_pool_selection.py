@@ -260,3 +260,19 @@ def test_server_error_and_not_found_lock_only_the_model(indexed):
     lease.release()
     assert pick(pool, "m") == "b" and pick(pool, "n") == "a"
     assert pick(pool, "m", now=15.0) == "a"
+
+
+def test_reconfigure_applies_the_new_cap_and_keeps_learned_state(indexed):
+    from antigravityd.routing.state import PoolSettings
+
+    pool = pool_of(snap("a"), indexed=indexed, max_concurrent_per_account=1)
+    held = take(pool)
+    assert pool.select("m", now=0.0).reason == Why.AT_CAPACITY
+    pool.get("a").aimd.record_rate_limited(0.0)
+    pool.reconfigure(PoolSettings(max_concurrent_per_account=2))
+    assert pool.get("a").aimd.limit == 10 and pool.get("a").in_flight == 1
+    second = take(pool)
+    assert pool.select("m", now=0.0).reason == Why.AT_CAPACITY
+    held.release()
+    second.release()
+    assert pool.in_flight() == {"a": 0}
