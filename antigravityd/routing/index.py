@@ -29,7 +29,7 @@ from bisect import insort
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 
-from antigravityd.routing.selection import NEVER, Rules
+from antigravityd.routing.selection import NEVER, Rules, ScanSelector
 from antigravityd.routing.state import AccountState
 
 __all__ = ["IndexedSelector"]
@@ -37,6 +37,7 @@ __all__ = ["IndexedSelector"]
 GroupKey = tuple[int, int, int]
 Where = tuple[int, GroupKey, int]  # (layer, group key, bucket)
 MAX_MODEL_INDEXES = 64  # models are resolved upstream ids, but bound the memory anyway (LRU)
+SMALL_POOL = 16  # up to this many accounts a plain scan is cheaper than keeping indexes (measured, see bench/)
 
 
 class _Layer:
@@ -177,14 +178,24 @@ class _ModelIndex:
 
 
 class IndexedSelector:
-    """Same contract as ``ScanSelector``: ``best`` returns the account to use, or None."""
+    """Same contract as ``ScanSelector``: ``best`` returns the account to use, or None.
 
-    def __init__(self, accounts: Mapping[str, AccountState], rules: Rules) -> None:
+    While the pool has at most ``small_pool`` accounts it simply scans (and keeps no index to maintain); the
+    indexes are built from scratch the first time a larger pool is asked for a model.
+    """
+
+    def __init__(self, accounts: Mapping[str, AccountState], rules: Rules, *, small_pool: int = SMALL_POOL) -> None:
         self._accounts = accounts
         self._rules = rules
+        self._small_pool = small_pool
+        self._scan = ScanSelector(accounts, rules)
         self._indexes: OrderedDict[str, _ModelIndex] = OrderedDict()
 
     def best(self, model: str, exclude: Collection[str], now: float) -> AccountState | None:
+        if len(self._accounts) <= self._small_pool:
+            if self._indexes:
+                self._indexes.clear()
+            return self._scan.best(model, exclude, now)
         index = self._indexes.get(model)
         if index is None:
             index = self._indexes[model] = _ModelIndex(model, self._rules, self._accounts)

@@ -24,10 +24,11 @@ binding; a long lock (> 5 min), protection, disabling or three failures drop it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Literal
 
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.routing.breaker import CircuitState
-from antigravityd.routing.index import IndexedSelector
+from antigravityd.routing.index import SMALL_POOL, IndexedSelector
 from antigravityd.routing.lease import Lease
 from antigravityd.routing.lockouts import Lockouts
 from antigravityd.routing.quota import ModelQuota, QuotaBook
@@ -65,11 +66,12 @@ class AccountPool:
         self,
         settings: PoolSettings | None = None,
         *,
-        indexed: bool = True,
+        selector: Literal["auto", "index", "scan"] = "auto",
         on_release: Callable[[], None] | None = None,
     ) -> None:
-        """``indexed=False`` uses the O(n) reference selector. ``on_release`` is called whenever a slot comes back
-        (the pipeline can wake requests waiting for capacity)."""
+        """``selector``: "auto" scans pools of up to 16 accounts and indexes larger ones; "index" and "scan" force
+        one (tests, benchmarks). ``on_release`` is called whenever a slot comes back (the pipeline can wake
+        requests waiting for capacity)."""
         self.settings = settings or PoolSettings()
         self._accounts: dict[str, AccountState] = {}
         self._by_email: dict[str, AccountState] = {}
@@ -77,7 +79,8 @@ class AccountPool:
         self.sessions = SessionBindings(self.settings.sessions)
         self._rules = Rules(self.settings, self.lockouts)
         self._selector: IndexedSelector | ScanSelector = (
-            IndexedSelector(self._accounts, self._rules) if indexed else ScanSelector(self._accounts, self._rules)
+            ScanSelector(self._accounts, self._rules) if selector == "scan"
+            else IndexedSelector(self._accounts, self._rules, small_pool=SMALL_POOL if selector == "auto" else 0)
         )
         self._on_release = on_release
         self._bands_refreshed_at = -_HEALTH_BAND_REFRESH
@@ -204,6 +207,7 @@ class AccountPool:
     def _acquire(self, st: AccountState, model: str, session_id: str | None, *, now: float) -> Lease:
         probe = st.breaker.acquire(now)
         st.in_flight += 1
+        st.last_selected = now
         st.aimd.record_request(now)
         self._selector.refresh(st, recheck=False)
         return Lease(self, st, model, session_id=session_id, probe=probe, now=now)

@@ -11,9 +11,9 @@ check in its recovery path for the same reason).
 **Order** (:func:`order_key`): tier priority, then the remaining quota **for the requested model** (whole
 percent, more first — the seed used the account's best model, which put an account with 100 % Gemini and 0 %
 Claude first for Claude requests), then the health band (score in tenths; smaller differences do not override
-the next key), then in-flight requests (least connections). Ties go to the least recently chosen account in the
-indexed selector (``index.py``); this module's :class:`ScanSelector` is the plain O(n) reference the index is
-tested against.
+the next key), then in-flight requests (least connections). Ties go to the least recently chosen account.
+:class:`ScanSelector` is the plain O(n) selector: used for small pools, and the reference the indexed
+selector (``index.py``) is tested against.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class Rules:
 
 
 class ScanSelector:
-    """Reference selector: look at every account. O(n) per request; the indexed selector must agree with it."""
+    """Look at every account: O(n) per request. Fastest for a handful of accounts; the reference the indexed
+    selector must agree with."""
 
     def __init__(self, accounts: Mapping[str, AccountState], rules: Rules) -> None:
         self._accounts = accounts
@@ -80,13 +81,13 @@ class ScanSelector:
     def best(self, model: str, exclude: Collection[str], now: float) -> AccountState | None:
         rules = self._rules
         best: AccountState | None = None
-        best_key: OrderKey | None = None
+        best_key: tuple[OrderKey, float] | None = None
         fallback: AccountState | None = None
-        fallback_key: OrderKey | None = None
+        fallback_key: tuple[OrderKey, float] | None = None
         for st in self._accounts.values():
             if st.id in exclude or not rules.has_room(st) or rules.blocked(st, model, now):
                 continue
-            key = order_key(st, model)
+            key = (order_key(st, model), st.last_selected)
             if rules.aimd_over(st, now):
                 if fallback_key is None or key < fallback_key:
                     fallback, fallback_key = st, key

@@ -276,3 +276,22 @@ def test_reconfigure_applies_the_new_cap_and_keeps_learned_state(indexed):
     held.release()
     second.release()
     assert pool.in_flight() == {"a": 0}
+
+
+def test_auto_selector_switches_between_scan_and_index_as_the_pool_grows_and_shrinks():
+    from antigravityd.routing.pool import AccountPool
+
+    pool = AccountPool()
+    pool.upsert(snap("only", "free"))
+    assert pick(pool) == "only"
+    for i in range(40):
+        pool.upsert(snap(f"p{i}", "pro", quota={"m": 0.5}))
+    pool.upsert(snap("top", "ultra"))
+    assert pick(pool) == "top"
+    held = take(pool)
+    assert held.account_id == "top" and pick(pool) != "top"  # the index sees the in-flight change
+    held.release()
+    for i in range(40):
+        pool.remove(f"p{i}")
+    pool.upsert(snap("top", "ultra", enabled=False))
+    assert pick(pool) == "only"

@@ -37,7 +37,7 @@ class PoolMachine(RuleBasedStateMachine):
             max_concurrent_per_account=CAP,
             breaker=BreakerPolicy(failure_threshold=2, open_seconds=5, success_threshold=2),
             protection=ProtectionPolicy(threshold=20, monitored=frozenset(MODELS)),
-        ))
+        ), selector="index")
         for account, tier, project in zip(ACCOUNTS, tiers, projects, strict=True):
             self.pool.upsert(snap(account, tier, project=project))
         self.now = 0.0
