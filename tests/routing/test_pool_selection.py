@@ -280,8 +280,9 @@ def test_reconfigure_applies_the_new_cap_and_keeps_learned_state(indexed):
 
 def test_auto_selector_switches_between_scan_and_index_as_the_pool_grows_and_shrinks():
     from antigravityd.routing.pool import AccountPool
+    from antigravityd.routing.state import PoolSettings
 
-    pool = AccountPool()
+    pool = AccountPool(PoolSettings(max_concurrent_per_account=1))
     pool.upsert(snap("only", "free"))
     assert pick(pool) == "only"
     for i in range(40):
@@ -289,8 +290,9 @@ def test_auto_selector_switches_between_scan_and_index_as_the_pool_grows_and_shr
     pool.upsert(snap("top", "ultra"))
     assert pick(pool) == "top"
     held = take(pool)
-    assert held.account_id == "top" and pick(pool) != "top"  # the index sees the in-flight change
+    assert held.account_id == "top" and pick(pool) != "top"  # the index sees the slot taken …
     held.release()
+    assert pick(pool) == "top"  # … and given back
     for i in range(40):
         pool.remove(f"p{i}")
     pool.upsert(snap("top", "ultra", enabled=False))
