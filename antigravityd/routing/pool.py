@@ -232,9 +232,12 @@ class AccountPool:
                 continue
             usable = True
             blocked = self._rules.blocked(st, model, now)
-            if blocked == NEVER:  # usable, so the model is protected on it
+            if blocked == NEVER:  # usable, so the model is protected on it …
                 protected = True
-                continue
+                blocked = self.lockouts.blocked_until(st.id, st.project_key, model, now)
+                if blocked <= now:
+                    continue  # … until the next quota update: no time to promise
+                # … and still locked until Google's own reset: that time is worth telling the client.
             if blocked:
                 earliest = min(earliest, blocked)
             elif not self._rules.has_room(st):
@@ -263,6 +266,8 @@ class AccountPool:
     def record_success(self, lease: Lease, *, now: float, latency: float | None = None) -> list[PoolEvent]:
         """The upstream call on ``lease`` succeeded (call it once the response is known good)."""
         st = lease._state
+        if st.removed:
+            return []  # the account was deleted while this request ran; its id may already name a new one
         events: list[PoolEvent] = []
         changed = st.aimd.record_success(now) or lease.probe  # a reward, or a probe slot to give back
         if st.breaker.record_success(now, probe=lease.probe) is CircuitState.CLOSED:
@@ -275,12 +280,14 @@ class AccountPool:
             self.sessions.record_success(lease.session_id, st.id)
         if latency is not None:
             st.latency_ewma = latency if st.latency_ewma is None else 0.8 * st.latency_ewma + 0.2 * latency
-        if changed and not st.removed:
+        if changed:
             self._selector.refresh(st)
         return events
 
     def record_failure(self, lease: Lease, failure: Failure, *, now: float, wall: float) -> list[PoolEvent]:
         """The upstream call on ``lease`` failed: lock, learn, and return the events to write."""
+        if lease._state.removed:
+            return []  # the account was deleted while this request ran; its id may already name a new one
         events = self._apply_failure(lease._state, lease.model, failure, now=now, wall=wall,
                                      session_id=lease.session_id, probe=lease.probe)
         lease.probe = False
@@ -345,8 +352,7 @@ class AccountPool:
             st.update_health_band(now)
             if session_id is not None:
                 self.sessions.record_failure(session_id, st.id)
-        if not st.removed:
-            self._selector.refresh(st)
+        self._selector.refresh(st)
         return events
 
     # ------------------------------------------------------------------ quota

@@ -128,6 +128,8 @@ def test_quota_exhausted_protects_and_update_restores(indexed):
     lease.release()
     assert [(e.kind, e.model) for e in events] == [("lockout", "m"), ("model_protected", "m")]
     assert events[0].until == WALL0 + 600
+    assert pool.select("m", now=100.0, exclude=["b"]) == Unavailable(500.0, Why.LOCKED)  # Google's reset
+    assert pool.select("m", now=700.0, exclude=["b"]) == Unavailable(None, Why.QUOTA_PROTECTED)
     assert pick(pool, now=700.0) == "b"  # the lock is over but the model stays protected
     assert pick(pool, "other", now=700.0) == "a"
     events = pool.update_quota("a", {"m": ModelQuota(1.0)}, wall=WALL0 + 700)
