@@ -183,6 +183,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             settings=PipelineSettings(
                 first_byte_timeout=config.upstream.first_byte_timeout,
                 max_wait_for_account=config.routing.max_wait_for_lockout,
+                max_wait_for_capacity=config.routing.max_wait_for_capacity,
                 expose_account_email=config.security.expose_account_email,
                 retry=RetryPolicy(max_attempts=config.upstream.max_attempts),
             ),

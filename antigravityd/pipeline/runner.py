@@ -43,7 +43,8 @@ class PipelineSettings:
     first_byte_timeout: float = 90.0
     max_heartbeats: int = 20  # upstream keep-alive comments tolerated before the first real event
     keepalive_interval: float = 15.0  # silence after which a streaming client gets a keep-alive
-    max_wait_for_account: float = 2.0
+    max_wait_for_account: float = 2.0  # for a lockout to end
+    max_wait_for_capacity: float = 60.0  # for a concurrency slot: requests queue rather than fail
     expose_account_email: bool = False
     retry: RetryPolicy = RetryPolicy()
 
@@ -114,11 +115,19 @@ class Pipeline:
     async def _run(self, request: Request, call: Call, plan: Plan) -> Response | None:
         retry = RetryState(self.settings.retry)
         tried: set[str] = set()
-        waited = 0.0
+        waited = queued = 0.0
         last: Failure | None = None
         while True:
             got = self.pool.select(plan.upstream_model, session_id=call.session_id, exclude=tried,
                                    now=trio.current_time(), force_email=call.force_account)
+            if isinstance(got, Unavailable) and got.reason is Why.AT_CAPACITY:
+                if queued < self.settings.max_wait_for_capacity:
+                    # Every usable account is busy: queue for the next free slot (bounded), like a backlog.
+                    started = trio.current_time()
+                    await self.releases.wait(self.settings.max_wait_for_capacity - queued)
+                    queued += trio.current_time() - started
+                    continue
+                return self._unavailable(call, plan, got, 1, last)
             if isinstance(got, Unavailable):
                 wait = plan_unavailable(got, max_wait=self.settings.max_wait_for_account, waited=waited)
                 if wait.wait is not None:
