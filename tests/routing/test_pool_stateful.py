@@ -48,6 +48,7 @@ class PoolMachine(RuleBasedStateMachine):
           exclude=st.sets(st.sampled_from(ACCOUNTS), max_size=3))
     def select(self, model, session, exclude):
         reference = None
+        self.pool._maybe_reband(self.now)  # what select does first: bands follow the decayed health scores
         if session is None:
             ref = ScanSelector(self.pool._accounts, self.pool._rules).best(model, exclude, self.now)
             reference = None if ref is None else order_key(ref, model)
