@@ -40,8 +40,13 @@ _SECRET = re.compile(r"ya29\.[\w.\-]+|1//[\w.\-]+|(?i:bearer)\s+[\w.\-~+/]+=*")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def account_id(value: object) -> str:
     """A canonical lower-case UUID string. Malformed input is a ValidationError, never NotFound."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # the common case, without the cost of parsing
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
@@ -178,8 +183,8 @@ def quota(snapshot: QuotaSnapshot, now: datetime) -> QuotaSnapshot:
 
 
 def _count(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**62:
-        raise ValidationError(f"{what} must be a non-negative integer")
+    if type(value) is not int or not 0 <= value < 2**31:  # stored as 32-bit integers
+        raise ValidationError(f"{what} must be a non-negative integer below 2^31")
     return value
 
 
@@ -199,18 +204,21 @@ def request_record(row: RequestRecord) -> RequestRecord:
         _count(getattr(row, name), name)
     if row.ttfb_ms is not None:
         _count(row.ttfb_ms, "ttfb_ms")
-    return dataclasses.replace(
-        row,
-        ts=aware(row.ts, "ts"),
-        dialect=_clip(row.dialect, 32) or "unknown",
-        path=_clip((row.path or "/").split("?", 1)[0].split("#", 1)[0], 512) or "/",
-        requested_model=_clip(row.requested_model, MAX_NAME),
-        mapped_model=_clip(row.mapped_model, MAX_NAME),
-        account_id=None if row.account_id is None else account_id(row.account_id),
-        account_email=_clip(row.account_email, MAX_EMAIL),
-        error_class=_clip(row.error_class, 64),
-        stream=bool(row.stream),
-    )
+    ts = row.ts if row.ts.tzinfo is UTC else aware(row.ts, "ts")
+    normalised = {
+        "ts": ts,
+        "dialect": _clip(row.dialect, 32) or "unknown",
+        "path": _clip((row.path or "/").split("?", 1)[0].split("#", 1)[0], 512) or "/",
+        "requested_model": _clip(row.requested_model, MAX_NAME),
+        "mapped_model": _clip(row.mapped_model, MAX_NAME),
+        "account_id": None if row.account_id is None else account_id(row.account_id),
+        "account_email": _clip(row.account_email, MAX_EMAIL),
+        "error_class": _clip(row.error_class, 64),
+        "stream": bool(row.stream),
+    }
+    # Most rows are already clean: hand back the same object rather than building a copy (hot path).
+    changed = {k: val for k, val in normalised.items() if val is not getattr(row, k) and val != getattr(row, k)}
+    return dataclasses.replace(row, **changed) if changed else row
 
 
 def _clip(value: object, limit: int) -> str | None:
@@ -219,4 +227,6 @@ def _clip(value: object, limit: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError("request-log fields must be strings")
+    if 0 < len(value) <= limit and not value[0].isspace() and not value[-1].isspace():
+        return value
     return value.strip()[:limit] or None
