@@ -203,7 +203,7 @@ def _sqlite_analyze(path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=5000, help="rows per insert (the recorder's batch_max)")
     ap.add_argument("--runs", type=int, default=30, help="timed runs per query")
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--pg-url", default=pg.LOCAL_DSN)

@@ -54,7 +54,7 @@ class RequestLogWriter:
         queue_max: int = 50_000,
         flush_interval: float = 1.0,
         spill_path: Path,
-        batch_max: int = 2_000,
+        batch_max: int = 5_000,
         spill_max_bytes: int = 512 * 1024 * 1024,
         retry_max: float = 30.0,
         close_timeout: float = 5.0,
