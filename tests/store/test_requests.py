@@ -146,3 +146,14 @@ async def test_breakdowns_match_a_brute_force_count(repo, since_h, until_h):
             expected[key(r)] = (n + 1, t + r.tokens_in)
         got = {s.key: (s.requests, s.tokens_in) for s in await repo.request_stats(by, since=since, until=until)}
         assert got == expected, by
+
+
+async def test_retention_round(repo):
+    from antigravityd.store.retention import purge_once
+
+    now = datetime.now(UTC)
+    await repo.insert_requests([rec(0, ts=now - timedelta(days=d)) for d in (1, 29, 31, 90)])
+    await repo.put_signature("content", "h", "sig", "claude")
+    result = await purge_once(repo, request_days=30, now=now + timedelta(days=8))
+    assert result.requests == 3 and result.signatures == {"tool_call": 0, "content": 1, "session": 0}
+    assert len(await repo.recent_requests()) == 1
