@@ -8,13 +8,13 @@ supervisor in ``start_background``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
@@ -38,6 +38,7 @@ from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import RetryPolicy
 from antigravityd.routing.state import PoolSettings
 from antigravityd.store import Repository, StoreUnavailable, open_from_config
+from antigravityd.store.retention import run_retention
 from antigravityd.supervise import Supervisor
 from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
 from antigravityd.upstream.oauth import OAuthClient
@@ -45,8 +46,6 @@ from antigravityd.upstream.oauth import OAuthClient
 __all__ = ["Services", "open_services", "prepare_data_dir", "resolve_api_key"]
 
 log = logging.getLogger("antigravityd")
-
-RETENTION_INTERVAL = 3600.0
 
 
 @dataclass
@@ -79,7 +78,8 @@ class Services:
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
-        supervisor.start("retention", self._retention)
+        supervisor.start("retention", functools.partial(
+            run_retention, self.repo, request_days=self.config.database.request_log_retention_days))
 
     async def before_shutdown(self) -> None:
         """After the HTTP server drained: write out every request-log row before tasks are cancelled."""
@@ -98,17 +98,6 @@ class Services:
 
     def status_line(self) -> str:
         return self.registry.status()
-
-    async def _retention(self) -> None:
-        days = self.config.database.request_log_retention_days
-        while True:
-            try:
-                removed = await self.repo.purge_requests(datetime.now(UTC) - timedelta(days=days))
-                if removed:
-                    log.info("request log retention removed %d rows older than %d days", removed, days)
-            except StoreUnavailable:
-                pass  # next round
-            await trio.sleep(RETENTION_INTERVAL)
 
 
 def prepare_data_dir(config: Config) -> Path:
@@ -162,9 +151,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
         oauth = OAuthClient.from_config(config.oauth, http)
         tokens = TokenManager(registry, repo, oauth, upstream, default_project=config.upstream.default_project,
                               on_result=lambda result: metrics.token_refreshes.labels(result).inc())
-        recorder = RequestLogWriter(repo, queue_max=config.database.request_log_queue,
-                                    flush_interval=config.database.request_log_flush_interval,
-                                    spill_path=data_dir / "request-log.spill", registry=metrics.registry)
+        recorder = RequestLogWriter.from_config(repo, config, registry=metrics.registry)
         pool_events = PoolEventWriter(repo, pool, on_drop=metrics.pool_events_dropped.inc)
         collector = PoolCollector(pool)
         metrics.registry.register(collector)
