@@ -23,8 +23,7 @@ import httpx
 import trio
 
 import tests.support.daemon as daemon_support
-from antigravityd.store import AccountDraft, ModelQuota, QuotaSnapshot, RequestRecord
-from antigravityd.store import open_repository
+from antigravityd.store import AccountDraft, ModelQuota, QuotaSnapshot, RequestRecord, open_repository
 from tests.support.daemon import Daemon, start_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +62,7 @@ class FakeProcess:
 
 def start_fake(timeout: float = 20.0) -> FakeProcess:
     proc = subprocess.Popen([sys.executable, "-m", "tests.fake_upstream", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env())
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
         if not sel.select(timeout):
@@ -73,8 +72,10 @@ def start_fake(timeout: float = 20.0) -> FakeProcess:
     return FakeProcess(proc, json.loads(line))
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
+def child_env() -> dict[str, str]:
+    """The environment of a child process: this checkout first on the path, no ANTIGRAVITY_* from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTIGRAVITY_", "LISTEN_", "NOTIFY_"))}
+    env.pop("DATABASE_URL", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
@@ -88,7 +89,7 @@ def start_admin_daemon(workdir: Path, fake: FakeProcess | None, *, settings: Map
         return [sys.executable, "-m", "tests.admin.wired_daemon", "--config", str(config_path), "serve"]
 
     with mock.patch.object(daemon_support, "daemon_command", command):
-        return start_daemon(workdir, settings=values, env={"PYTHONPATH": _env()["PYTHONPATH"], **(env or {})},
+        return start_daemon(workdir, settings=values, env={"PYTHONPATH": child_env()["PYTHONPATH"], **(env or {})},
                             name=name)
 
 
