@@ -1,5 +1,5 @@
-"""Fixtures: one fake upstream and one daemon per test module (with seeded accounts); tests that must not share
-state (brute-force blocks, sync pairs) start their own daemons."""
+"""Fixtures: one fake upstream per session and one daemon per test module; tests that must not share state
+(brute-force blocks, sync pairs, exact counts) start their own daemons."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.admin.harness import FakeProcess, start_admin_daemon, start_fake
 from tests.support.daemon import Daemon
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fake() -> Iterator[FakeProcess]:
     f = start_fake()
     try:

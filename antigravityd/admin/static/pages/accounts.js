@@ -17,6 +17,13 @@ function lockText(account) {
     .join("\n");
 }
 
+function warmText(email, r) {
+  if (!r || !Array.isArray(r.warmed)) return `Warm-up of ${email} done.`;
+  const skipped = (r.skipped || []).length, failed = (r.failed || []).length;
+  return `Warm-up of ${email}: ${r.warmed.length} model(s) warmed, ${skipped} skipped` +
+    (failed ? `, ${failed} failed (${r.failed.map((f) => f.model).join(", ")})` : "") + ".";
+}
+
 function badges(a) {
   const out = [];
   if (a.flags.disabled) out.push(badge("disabled", "bad", a.disabled_reason || "disabled"));
@@ -75,8 +82,8 @@ export function render(main) {
     }, "Quota refresh"));
     const warm = h("button", { type: "button", class: "small", text: "Warm up", "aria-label": `Warm up ${a.email}` });
     warm.addEventListener("click", () => act(warm, async () => {
-      await api(`/api/accounts/${a.id}/warmup`, { method: "POST" });
-      return `Warm-up of ${a.email} started.`;
+      const r = await api(`/api/accounts/${a.id}/warmup`, { method: "POST" });
+      return warmText(a.email, r);
     }, "Warm-up"));
     const proxy = h("button", { type: "button", class: "small", text: a.proxy_disabled ? "Use for proxy" : "Exclude",
       "aria-label": `${a.proxy_disabled ? "Use" : "Exclude"} ${a.email} ${a.proxy_disabled ? "for" : "from"} the proxy`,
@@ -179,13 +186,19 @@ export function render(main) {
 
   refreshAll.addEventListener("click", () => act(refreshAll, async () => {
     const r = await api("/api/accounts/refresh-all-quotas", { method: "POST" });
-    return r && r.total !== undefined ? `Quotas refreshed: ${r.success}/${r.total}.` : "Quotas refreshed.";
+    return r && r.total !== undefined ? `Quotas refreshed: ${r.success} of ${r.total}` +
+      (r.failed ? `, ${r.failed} failed.` : ".") : "Quotas refreshed.";
   }, "Refresh all"));
   warmAll.addEventListener("click", async () => {
     const ok = await ask({ title: "Warm up every account?", message: "Sends one tiny request to each model that " +
       "is at 100 % so its reset window starts.", confirm: "Warm up" });
-    if (ok) act(warmAll, async () => { await api("/api/accounts/warmup-all", { method: "POST" }); return "Warm-up started."; },
-      "Warm up all");
+    if (ok) {
+      act(warmAll, async () => {
+        const r = await api("/api/accounts/warmup-all", { method: "POST" });
+        return r && r.accounts !== undefined
+          ? `Warm-up: ${r.warmed} model(s) warmed on ${r.accounts} account(s), ${r.failed} failed.` : "Warm-up done.";
+      }, "Warm up all");
+    }
   });
   add.addEventListener("click", () => openAddAccount(load));
   search.addEventListener("input", draw);

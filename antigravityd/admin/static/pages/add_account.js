@@ -110,7 +110,13 @@ function tokenPanel(onAdded) {
     add.disabled = true;
     setStatus(status, `Adding ${tokens.length}…`);
     try {
-      const result = await api("/api/accounts/add-by-token", { method: "POST", body: { refresh_tokens: tokens } });
+      let result;
+      try {
+        result = await api("/api/accounts/add-by-token", { method: "POST", body: { refresh_tokens: tokens } });
+      } catch (error) {
+        if (!Array.isArray(error.body?.failed)) throw error;
+        result = error.body; // every token failed: the per-token reasons are in the body
+      }
       const added = result.added || [], failed = result.failed || [];
       clear(status).append(h("p", { text: `Added ${added.length} account${added.length === 1 ? "" : "s"}, ` +
         `${failed.length} failed.` }),
