@@ -121,6 +121,21 @@ async def test_ui_in_chromium(browser_tools, tmp_path):
         assert "gemini-3-flash" in seen["mappingTest"] and "exact" in seen["mappingTest"]
         assert seen["monitorRows"] == 2
 
+        helpers = seen["helpers"]
+        assert helpers["jsonStrings"] == ["1//a", "1//b"]
+        assert helpers["jsonObjects"] == ["1//c", "1//d"]
+        assert helpers["freeText"] == ["1//e", "1//f"]
+        assert helpers["brokenJson"] == ["1//g", "1//h"]
+        assert helpers["rfc3339"] == {"text": "resets in 2h 30m", "cls": "later"}
+        assert helpers["epoch"] == {"text": "resets in 10m 0s", "cls": "soon"}
+        assert helpers["past"] == "reset due"
+        assert helpers["far"] == {"text": "resets in 3d 2h", "cls": "far"}
+        summary = helpers["summary"]
+        assert summary["tiers"] == {"ultra-business": 0, "ultra": 1, "pro": 1, "free": 0, "unknown": 1}
+        assert summary["avg"] == {"gemini": 55, "claude": 10, "image": 50}  # (80 + (40+20)/2) / 2
+        assert summary["low"] == 1
+        assert helpers["hours"] == [0] * 22 + [5, 0]
+
         # What the clicks changed, read back through the API.
         bob = (await d.http.get(f"/api/accounts/{seeded['bob']['id']}")).json()
         assert bob["proxy_disabled"] is True and bob["proxy_disabled_reason"] == "browser test reason"

@@ -141,6 +141,30 @@ async function run() {
     await page.getByRole("button", { name: `Clear the lockouts of ${seeded.bob.email}` }).click();
     await page.locator("#lockouts td", { hasText: "No account is locked out." }).waitFor();
 
+    mark("the UI's pure helpers, run in the page itself");
+    seen.helpers = await page.evaluate(async () => {
+      const { parseRefreshTokens } = await import("/ui/tokens.js");
+      const { countdown, resetDate } = await import("/ui/dom.js");
+      const { summarize, lastDay } = await import("/ui/pages/dashboard.js");
+      const now = Date.parse("2026-08-05T12:00:00Z");
+      return {
+        jsonStrings: parseRefreshTokens('["1//a", "1//b", "1//a", ""]'),
+        jsonObjects: parseRefreshTokens('[{"email": "x@y", "refresh_token": "1//c"}, {"token": {"refresh_token": "1//d"}}]'),
+        freeText: parseRefreshTokens("first 1//e, then (1//f) and 1// alone; ya29.not-this"),
+        brokenJson: parseRefreshTokens("[1//g, 1//h"),
+        rfc3339: countdown(resetDate("2026-08-05T14:30:00Z"), now),
+        epoch: countdown(resetDate(now / 1000 + 600), now),
+        past: countdown(resetDate("2026-08-05T11:00:00Z"), now).text,
+        far: countdown(resetDate(now / 1000 + 3 * 86400 + 7200), now),
+        summary: summarize([
+          { tier: "ultra", quota: { models: { "gemini-3-flash": { percent: 80 }, "claude-sonnet-4-6": { percent: 10 },
+            "gemini-3.1-flash-image": { percent: 50 } } } },
+          { tier: "pro", quota: { models: { "gemini-3-flash": { percent: 40 }, "gemini-3.1-pro-high": { percent: 20 } } } },
+          { tier: "mystery", quota: { models: {} } }]),
+        hours: lastDay([{ start: "2026-08-05T11:00:00Z", requests: 5, errors: 1 }], now).map((r) => r.requests),
+      };
+    });
+
     mark("a reload keeps the session; signing out forgets the key");
     await page.reload();
     await page.getByRole("heading", { name: "Routing" }).waitFor();
