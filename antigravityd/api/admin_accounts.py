@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import trio
 
 from antigravityd.api.admin_common import (
@@ -188,13 +189,19 @@ def register(router: Router, services: Services) -> None:
     @admin_handler
     async def list_accounts(request: Request) -> Response:
         accounts = await repo.list_accounts()
-        views = _routing_views(services)
+        views = _routing_views(services)  # pool state is read on the trio thread
         missing = [a.id for a in accounts if a.id not in views]
         quotas = await repo.all_quotas() if missing else {}
-        rows = [account_json(a, views.get(a.id), quotas.get(a.id),
-                             verification_url=await _verification_url(services, a)) for a in accounts]
-        return json_response({"accounts": rows, "total": len(rows),
-                              "usable": sum(1 for a in accounts if a.serves_traffic)})
+        urls = {a.id: await _verification_url(services, a) for a in accounts}
+
+        def render() -> bytes:
+            # Pure formatting of data nobody else holds: in a worker thread, so a listing of a thousand accounts
+            # (a third of a second of Python) does not stall the proxy traffic on the event loop.
+            rows = [account_json(a, views.get(a.id), quotas.get(a.id), verification_url=urls[a.id]) for a in accounts]
+            return orjson.dumps({"accounts": rows, "total": len(rows),
+                                 "usable": sum(1 for a in accounts if a.serves_traffic)})
+
+        return Response(200, await trio.to_thread.run_sync(render))
 
     @admin_handler
     async def get_account(request: Request) -> Response:
