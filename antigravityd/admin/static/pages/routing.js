@@ -108,6 +108,6 @@ export function render(main) {
     h("section", { "aria-labelledby": "aimd-h" }, h("h2", { id: "aimd-h", text: "Adaptive rate limits (AIMD)" }), aimd),
     h("section", { "aria-labelledby": "health-h" }, h("h2", { id: "health-h", text: "Health" }), health));
   load();
-  const timer = setInterval(load, 5000);
+  const timer = setInterval(load, 10000);
   return () => clearInterval(timer);
 }
