@@ -31,7 +31,9 @@ from antigravityd.monitor.metrics import Metrics
 from antigravityd.monitor.pool_metrics import PoolCollector
 from antigravityd.monitor.recorder import RequestLogWriter
 from antigravityd.pipeline.call import Call
+from antigravityd.pipeline.catalog import Catalog
 from antigravityd.pipeline.runner import Pipeline, PipelineSettings, Releases
+from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import RetryPolicy
 from antigravityd.routing.state import PoolSettings
@@ -62,6 +64,8 @@ class Services:
     recorder: RequestLogWriter
     pool_events: PoolEventWriter
     pipeline: Pipeline
+    catalog: Catalog
+    signatures: StoredSignatureCache
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)
@@ -71,6 +75,7 @@ class Services:
 
     def start_background(self, supervisor: Supervisor) -> None:
         supervisor.start("accounts-watch", self.registry.watch)
+        supervisor.start("mappings-watch", self.catalog.watch)
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
@@ -147,6 +152,8 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
         pool = AccountPool(PoolSettings.from_config(config.routing, config.quota), on_release=releases.notify)
         registry = AccountRegistry(repo, pool)
         await registry.reload()
+        catalog = Catalog(repo, pool)
+        await catalog.reload()
 
         upstream_settings = ClientSettings.from_config(config)
         http = make_http_client(upstream_settings)
@@ -176,6 +183,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             settings=PipelineSettings(
                 first_byte_timeout=config.upstream.first_byte_timeout,
                 max_wait_for_account=config.routing.max_wait_for_lockout,
+                max_wait_for_capacity=config.routing.max_wait_for_capacity,
                 expose_account_email=config.security.expose_account_email,
                 retry=RetryPolicy(max_attempts=config.upstream.max_attempts),
             ),
@@ -187,6 +195,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             config=config, metrics=metrics,
             authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
             data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
-            tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline,
+            tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
+            signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
         )
         yield services

@@ -21,6 +21,7 @@ import trio
 from antigravityd.accounts.tokens import Access, TokenManager, TokenUnavailable
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.http.message import AbortStream, BodyWriter, Request, Response
+from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.plan import Plan, Translator
@@ -42,7 +43,8 @@ class PipelineSettings:
     first_byte_timeout: float = 90.0
     max_heartbeats: int = 20  # upstream keep-alive comments tolerated before the first real event
     keepalive_interval: float = 15.0  # silence after which a streaming client gets a keep-alive
-    max_wait_for_account: float = 2.0
+    max_wait_for_account: float = 2.0  # for a lockout to end
+    max_wait_for_capacity: float = 60.0  # for a concurrency slot: requests queue rather than fail
     expose_account_email: bool = False
     retry: RetryPolicy = RetryPolicy()
 
@@ -113,11 +115,19 @@ class Pipeline:
     async def _run(self, request: Request, call: Call, plan: Plan) -> Response | None:
         retry = RetryState(self.settings.retry)
         tried: set[str] = set()
-        waited = 0.0
+        waited = queued = 0.0
         last: Failure | None = None
         while True:
             got = self.pool.select(plan.upstream_model, session_id=call.session_id, exclude=tried,
                                    now=trio.current_time(), force_email=call.force_account)
+            if isinstance(got, Unavailable) and got.reason is Why.AT_CAPACITY:
+                if queued < self.settings.max_wait_for_capacity:
+                    # Every usable account is busy: queue for the next free slot (bounded), like a backlog.
+                    started = trio.current_time()
+                    await self.releases.wait(self.settings.max_wait_for_capacity - queued)
+                    queued += trio.current_time() - started
+                    continue
+                return self._unavailable(call, plan, got, 1, last)
             if isinstance(got, Unavailable):
                 wait = plan_unavailable(got, max_wait=self.settings.max_wait_for_account, waited=waited)
                 if wait.wait is not None:
@@ -237,7 +247,9 @@ class Pipeline:
 
     async def _stream(self, request: Request, call: Call, plan: Plan, lease: Lease, translator: Translator,
                       stream: UpstreamStream, pending: list[dict]) -> None:
-        writer = await request.stream(200, self._headers(call), plan.content_type())
+        content_type = plan.content_type()
+        headers = self._headers(call) + (SSE_HEADERS if content_type == "text/event-stream" else [])
+        writer = await request.stream(200, headers, content_type)
         call.committed, call.first_byte, call.status = True, trio.current_time(), 200
         out = _KeepAlive(writer, plan.keepalive(), self.settings.keepalive_interval)
         async with trio.open_nursery() as nursery:

@@ -17,8 +17,11 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def requests(name: str) -> list[dict[str, Any]]:
-    """Every captured request of one client, deep-copied so tests may modify them."""
-    return copy.deepcopy(_load(name)["requests"])
+    """Every captured request of one client (all runs), deep-copied so tests may modify them."""
+    data = _load(name)
+    if "requests" in data:
+        return copy.deepcopy(data["requests"])
+    return copy.deepcopy([r for run in data["runs"].values() for r in run])
 
 
 def bodies(name: str, path_part: str) -> list[dict[str, Any]]:
