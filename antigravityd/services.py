@@ -40,6 +40,7 @@ from antigravityd.routing.state import PoolSettings
 from antigravityd.store import Repository, StoreUnavailable, open_from_config
 from antigravityd.store.retention import run_retention
 from antigravityd.supervise import Supervisor
+from antigravityd.sync.lww import MappingSync
 from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
 from antigravityd.upstream.oauth import OAuthClient
 
@@ -65,6 +66,7 @@ class Services:
     pipeline: Pipeline
     catalog: Catalog
     signatures: StoredSignatureCache
+    mapping_sync: MappingSync
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)
@@ -75,6 +77,7 @@ class Services:
     def start_background(self, supervisor: Supervisor) -> None:
         supervisor.start("accounts-watch", self.registry.watch)
         supervisor.start("mappings-watch", self.catalog.watch)
+        supervisor.start("mapping-sync", self.mapping_sync.run)
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
@@ -184,5 +187,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
             tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
             signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
+            mapping_sync=MappingSync(repo, remote=config.sync.remote, api_key=key, interval=config.sync.interval,
+                                     tombstone_ttl=config.sync.tombstone_ttl),
         )
         yield services

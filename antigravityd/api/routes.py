@@ -14,8 +14,9 @@ __all__ = ["register"]
 
 def register(router: Router, services: Services) -> None:
     """Register the dialect APIs and the admin API on ``router``."""
-    from antigravityd.api import anthropic, gemini, models, openai_chat
+    from antigravityd.api import admin, anthropic, gemini, models, openai_chat
 
+    admin.register(router, services, sync=services.mapping_sync)
     models.register(router, services.catalog)
     openai_chat.register(router, services, services.signatures)
     gemini.register(router, services, services.signatures)

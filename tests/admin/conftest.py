@@ -13,8 +13,8 @@ from tests.support.daemon import Daemon
 
 
 @pytest.fixture(scope="session")
-def fake() -> Iterator[FakeProcess]:
-    f = start_fake()
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeProcess]:
+    f = start_fake(tmp_path_factory.mktemp("fake"))
     try:
         yield f
     finally:

@@ -1,14 +1,10 @@
-"""Processes and data for the admin tests: the fake upstream as a subprocess, the daemon (with the admin API
-wired, see ``wired_daemon.py``) pointed at it, and accounts, quotas, request-log rows and mappings written
-straight into the daemon's own store (the registry picks them up through the store's change feed)."""
+"""Processes and data for the admin tests: the fake upstream as a subprocess, the daemon pointed at it, and
+accounts, quotas, request-log rows and mappings written straight into the daemon's own store (the registry picks
+them up through the store's change feed)."""
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,59 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 import trio
 
-import tests.support.daemon as daemon_support
 from antigravityd.store import AccountDraft, ModelQuota, QuotaSnapshot, RequestRecord, open_repository
 from tests.support.daemon import Daemon, start_daemon
+from tests.support.gateway import FakeProcess, upstream_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class FakeProcess:
-    proc: subprocess.Popen
-    info: dict[str, Any]
-
-    @property
-    def root_url(self) -> str:
-        return self.info["root_url"]
-
-    def add_account(self, email: str, **spec: Any) -> dict[str, Any]:
-        r = httpx.post(f"{self.root_url}/_fake/accounts", json={"email": email, **spec}, timeout=10)
-        r.raise_for_status()
-        return r.json()
-
-    def settings(self) -> dict[str, Any]:
-        """Daemon settings that send every upstream and OAuth call to this fake (nothing may reach Google)."""
-        i = self.info
-        return {"upstream.base_urls": [i["base_url"]], "oauth.token_url": i["token_url"],
-                "oauth.userinfo_url": i["userinfo_url"], "oauth.auth_url": i["auth_url"],
-                "oauth.client_id": i["client_id"], "oauth.client_secret": i["client_secret"]}
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def start_fake(timeout: float = 20.0) -> FakeProcess:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_upstream", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env())
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
-        if not sel.select(timeout):
-            proc.kill()
-            raise TimeoutError("fake upstream did not announce itself")
-    line = proc.stdout.readline()  # type: ignore[union-attr]
-    return FakeProcess(proc, json.loads(line))
+def start_fake(workdir: Path) -> FakeProcess:
+    return FakeProcess(workdir, {})
 
 
 def child_env() -> dict[str, str]:
@@ -82,15 +38,10 @@ def child_env() -> dict[str, str]:
 
 def start_admin_daemon(workdir: Path, fake: FakeProcess | None, *, settings: Mapping[str, Any] | None = None,
                        env: Mapping[str, str] | None = None, name: str = "daemon") -> Daemon:
-    values = dict(fake.settings()) if fake is not None else {}
+    values = dict(upstream_settings(fake.info)) if fake is not None else {}
     values.update(settings or {})
-
-    def command(config_path: Path) -> list[str]:
-        return [sys.executable, "-m", "tests.admin.wired_daemon", "--config", str(config_path), "serve"]
-
-    with mock.patch.object(daemon_support, "daemon_command", command):
-        return start_daemon(workdir, settings=values, env={"PYTHONPATH": child_env()["PYTHONPATH"], **(env or {})},
-                            name=name)
+    return start_daemon(workdir, settings=values, env={"PYTHONPATH": child_env()["PYTHONPATH"], **(env or {})},
+                        name=name)
 
 
 # ---------------------------------------------------------------------------------------------------- the store

@@ -108,7 +108,7 @@ def test_peer_address_unless_trusted():
 
 
 def test_block_after_five_wrong_keys(fake, workdir):
-    d = start_admin_daemon(workdir / "d", fake, env={"AGD_TEST_TRUSTED_PROXIES": "127.0.0.1"})
+    d = start_admin_daemon(workdir / "d", fake, settings={"security.trusted_proxies": ["127.0.0.1"]})
     try:
         attacker = {"x-forwarded-for": "198.51.100.7"}
         with httpx.Client(base_url=d.url, timeout=10) as c:
