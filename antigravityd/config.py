@@ -122,6 +122,8 @@ class ServerConfig:
                                   doc="Seconds a request body may stall between two reads (408).")
     keepalive_timeout: float = setting(75.0, check=between(0.1, 3600),
                                        doc="Seconds an idle keep-alive connection is kept open.")
+    send_timeout: float = setting(60.0, check=between(0.1, 3600),
+                                  doc="Seconds a write to a client may block (a client that stopped reading).")
     drain_timeout: float = setting(30.0, check=between(0.1, 3600),
                                    doc="Hard deadline after SIGTERM: streams still running are cut then.")
     drain_idle_grace: float = setting(1.0, check=between(0.0, 60),

@@ -1,0 +1,113 @@
+"""A small method + path router.
+
+Patterns are literal segments and ``{name}`` placeholders; ``{name:path}`` takes the rest of the path. A
+placeholder may be followed by literal text in the same segment (``{model}:generateContent`` style paths are
+matched as ``{model_action}`` and split by the handler, because model ids contain dots and dashes but never a
+colon). HEAD falls back to the GET route. Unknown paths get 404, known paths with another method 405 — both as
+JSON, through the ``fallback`` renderer so each API family can answer in its own error format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from antigravityd.http.message import Request, Response, json_response
+
+__all__ = ["Handler", "Route", "Router"]
+
+Handler = Callable[[Request], Awaitable[Response | None]]
+ErrorRenderer = Callable[[Request, int, str], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    name: str
+    segments: tuple[str, ...]
+    tail: str | None  # name of a trailing {x:path} placeholder
+
+
+def default_error(request: Request, status: int, message: str) -> Response:
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_request_error")
+    return json_response({"error": {"message": message, "type": kind, "code": status}}, status=status)
+
+
+class Router:
+    def __init__(self, error_renderer: ErrorRenderer = default_error) -> None:
+        self._static: dict[tuple[str, str], Route] = {}
+        self._dynamic: list[Route] = []
+        self._paths: dict[str, set[str]] = {}
+        self.error_renderer = error_renderer
+
+    def add(self, method: str, pattern: str, handler: Handler, name: str | None = None) -> None:
+        segments = tuple(pattern.strip("/").split("/")) if pattern != "/" else ()
+        tail = None
+        if segments and segments[-1].endswith(":path}"):
+            tail = segments[-1][1:-len(":path}")]
+            segments = segments[:-1]
+        route = Route(method.upper(), pattern, handler, name or pattern, segments, tail)
+        if "{" in pattern:
+            self._dynamic.append(route)
+        else:
+            self._static[(route.method, pattern)] = route
+        self._paths.setdefault(pattern, set()).add(route.method)
+
+    def get(self, pattern: str, handler: Handler, name: str | None = None) -> None:
+        self.add("GET", pattern, handler, name)
+
+    def post(self, pattern: str, handler: Handler, name: str | None = None) -> None:
+        self.add("POST", pattern, handler, name)
+
+    def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
+        """(route, params, allowed methods for this path). route is None when nothing matched this method."""
+        lookup = "GET" if method == "HEAD" else method
+        route = self._static.get((lookup, path))
+        if route is not None:
+            return route, {}, set()
+        allowed: set[str] = set()
+        static_methods = {m for (m, p) in self._static if p == path}
+        allowed |= static_methods
+        parts = path.strip("/").split("/") if path != "/" else []
+        for candidate in self._dynamic:
+            params = _match(candidate, parts)
+            if params is None:
+                continue
+            if candidate.method == lookup:
+                return candidate, params, set()
+            allowed.add(candidate.method)
+        return None, {}, allowed
+
+    async def __call__(self, request: Request) -> Response | None:
+        route, params, allowed = self.resolve(request.method, request.path)
+        if route is None:
+            if allowed:
+                response = self.error_renderer(request, 405, f"method {request.method} not allowed on {request.path}")
+                response.headers.append(("allow", ", ".join(sorted(allowed))))
+                return response
+            return self.error_renderer(request, 404, f"no route for {request.path}")
+        request.route = route.name
+        request.route_params = params
+        return await route.handler(request)
+
+
+def _match(route: Route, parts: list[str]) -> dict[str, str] | None:
+    segments = route.segments
+    if route.tail is None:
+        if len(parts) != len(segments):
+            return None
+    elif len(parts) <= len(segments):
+        return None
+    params: dict[str, str] = {}
+    for seg, part in zip(segments, parts, strict=False):
+        if seg.startswith("{") and seg.endswith("}"):
+            if not part:
+                return None
+            params[seg[1:-1]] = part
+        elif seg != part:
+            return None
+    if route.tail is not None:
+        params[route.tail] = "/".join(parts[len(segments):])
+    return params
