@@ -249,7 +249,8 @@ in
           }
         ];
 
-      environment.systemPackages = [ cfg.package ];
+      # curl: deploy.sh probes /version and /api/health on the host.
+      environment.systemPackages = [ cfg.package pkgs.curl ];
       systemd.sockets = units.sockets;
       systemd.services = units.services;
       networking.firewall.allowedTCPPorts = lib.optional cfg.openFirewall cfg.port;

@@ -10,4 +10,5 @@ in
   runCommand = name: env: script: store name;
   antigravityd = store "antigravityd-0.1.0";
   postgresql = store "postgresql-15";
+  curl = store "curl-8";
 }
