@@ -226,6 +226,7 @@ serving_slot() {
   elif [[ $green == active ]]; then
     echo green
   fi
+  return 0 # none active: a first deploy
 }
 
 # Release id a link under AGD_ROOT points at ("" when the link does not exist).
