@@ -34,6 +34,9 @@ class Gateway:
         self.auth = auth
         self.cors_origins = frozenset(cors_origins)
 
+    def watch_client(self, request: Request) -> bool:
+        return self.router.watch_client(request)
+
     async def __call__(self, request: Request) -> Response | None:
         origin = request.headers.get("origin")
         if origin and origin in self.cors_origins:

@@ -61,8 +61,8 @@ def _mask_url(url: str) -> str:
     """Keep host and database of a DSN visible, hide the password."""
     scheme, _, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
+    if not at or ":" not in creds:
+        return url  # no password in it
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:{MASK}@{host}"
 

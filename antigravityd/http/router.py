@@ -28,6 +28,7 @@ class Route:
     name: str
     segments: tuple[str, ...]
     tail: str | None  # name of a trailing {x:path} placeholder
+    watch_client: bool  # run the handler beside a disconnect watcher (long or streaming handlers)
 
 
 def default_error(request: Request, status: int, message: str) -> Response:
@@ -42,24 +43,27 @@ class Router:
         self._paths: dict[str, set[str]] = {}
         self.error_renderer = error_renderer
 
-    def add(self, method: str, pattern: str, handler: Handler, name: str | None = None) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, name: str | None = None, *,
+            watch_client: bool = True) -> None:
+        """Add a route. ``watch_client=False`` is for handlers that answer at once: they skip the extra task
+        that cancels a handler when its client disconnects."""
         segments = tuple(pattern.strip("/").split("/")) if pattern != "/" else ()
         tail = None
         if segments and segments[-1].endswith(":path}"):
             tail = segments[-1][1:-len(":path}")]
             segments = segments[:-1]
-        route = Route(method.upper(), pattern, handler, name or pattern, segments, tail)
+        route = Route(method.upper(), pattern, handler, name or pattern, segments, tail, watch_client)
         if "{" in pattern:
             self._dynamic.append(route)
         else:
             self._static[(route.method, pattern)] = route
         self._paths.setdefault(pattern, set()).add(route.method)
 
-    def get(self, pattern: str, handler: Handler, name: str | None = None) -> None:
-        self.add("GET", pattern, handler, name)
+    def get(self, pattern: str, handler: Handler, name: str | None = None, *, watch_client: bool = True) -> None:
+        self.add("GET", pattern, handler, name, watch_client=watch_client)
 
-    def post(self, pattern: str, handler: Handler, name: str | None = None) -> None:
-        self.add("POST", pattern, handler, name)
+    def post(self, pattern: str, handler: Handler, name: str | None = None, *, watch_client: bool = True) -> None:
+        self.add("POST", pattern, handler, name, watch_client=watch_client)
 
     def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
         """(route, params, allowed methods for this path). route is None when nothing matched this method."""
@@ -80,16 +84,28 @@ class Router:
             allowed.add(candidate.method)
         return None, {}, allowed
 
+    def prepare(self, request: Request) -> Route | None:
+        """Resolve once and remember the result on the request (the server asks before the app runs)."""
+        if "router.resolved" not in request.context:
+            route, params, allowed = self.resolve(request.method, request.path)
+            request.context["router.resolved"] = (route, params, allowed)
+            if route is not None:
+                request.route, request.route_params = route.name, params
+        return request.context["router.resolved"][0]
+
+    def watch_client(self, request: Request) -> bool:
+        route = self.prepare(request)
+        return route is not None and route.watch_client
+
     async def __call__(self, request: Request) -> Response | None:
-        route, params, allowed = self.resolve(request.method, request.path)
+        self.prepare(request)
+        route, _, allowed = request.context["router.resolved"]
         if route is None:
             if allowed:
                 response = self.error_renderer(request, 405, f"method {request.method} not allowed on {request.path}")
                 response.headers.append(("allow", ", ".join(sorted(allowed))))
                 return response
             return self.error_renderer(request, 404, f"no route for {request.path}")
-        request.route = route.name
-        request.route_params = params
         return await route.handler(request)
 
 

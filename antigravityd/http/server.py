@@ -19,9 +19,11 @@ naive drain lost 10–53 (stack-notes §2).
 
 from __future__ import annotations
 
+import enum
 import errno
 import functools
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -127,6 +129,9 @@ class HttpServer:
     ) -> None:
         self.app = app
         self.error_body = error_body or _default_error_body
+        # Whether a request's handler runs beside a disconnect watcher (an extra task): the app may answer per
+        # request (cheap built-in routes need none); by default every handler gets one.
+        self.watch_client: Callable[[Request], bool] = getattr(app, "watch_client", lambda request: True)
         self.limits = limits
         self.on_complete = on_complete
         self.draining = False
@@ -193,16 +198,30 @@ class HttpServer:
         return h11.Response(status_code=status, headers=raw, reason=_reason(status))
 
 
+class _Phase(enum.Enum):
+    """What a connection is doing; decides what an expired deadline means."""
+
+    IDLE = "idle"  # waiting for the first byte of a request: expiry = close silently
+    HEAD = "head"  # reading the request line and headers: expiry = 408
+    BODY = "body"  # reading the body: expiry = 408
+    HANDLER = "handler"  # the application runs: no deadline of ours
+    SEND = "send"  # writing to the client: expiry = the client stopped reading, drop the connection
+
+
 class _Connection:
-    __slots__ = ("client", "conn", "got_bytes", "head_deadline", "peer_closed", "server", "stream")
+    """One client connection. Each exchange runs inside ONE cancel scope whose deadline follows the phase
+    (idle, headers, body, handler, send): moving a deadline is far cheaper than entering a scope per I/O call,
+    and it is what ``drain()`` lowers for idle connections."""
+
+    __slots__ = ("client", "conn", "peer_closed", "phase", "scope", "server", "stream")
 
     def __init__(self, server: HttpServer, stream: trio.SocketStream) -> None:
         self.server = server
         self.stream = stream
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=server.limits.max_header_bytes)
-        self.got_bytes = False  # bytes of the next request have arrived (header timeout is running)
-        self.head_deadline = 0.0
         self.peer_closed = False
+        self.phase = _Phase.IDLE
+        self.scope = trio.CancelScope()
         try:
             peer = stream.socket.getpeername()
             self.client: tuple[str, int] | None = (peer[0], peer[1])
@@ -212,57 +231,55 @@ class _Connection:
     async def run(self) -> None:
         linger = True
         try:
-            while await self._exchange():
-                if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
+            while True:
+                started = trio.current_time()
+                self.phase = _Phase.IDLE
+                limits = self.server.limits
+                idle = limits.drain_idle_grace if self.server.draining else limits.keepalive_timeout
+                with trio.CancelScope(deadline=started + idle) as self.scope:
+                    self.server._idle_scopes.add(self.scope)
+                    try:
+                        keep_going = await self._exchange()
+                    finally:
+                        self.server._idle_scopes.discard(self.scope)
+                if self.scope.cancelled_caught:
+                    if self.phase in (_Phase.HEAD, _Phase.BODY):
+                        what = "request headers not received" if self.phase is _Phase.HEAD else "request body stalled"
+                        await self._send_error(408, f"{what} in time", started, None)
+                    linger = self.phase is not _Phase.SEND  # a client that stopped reading gets no courtesy
+                    break
+                if not keep_going or self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
                     break
                 self.conn.start_next_cycle()
-                self.got_bytes = False
-        except _ClientGone:
+        except (_ClientGone, trio.BrokenResourceError, trio.ClosedResourceError):
             linger = False
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except trio.Cancelled:  # the drain deadline: whatever was still running is cut, without ceremony
             linger = False
-        except trio.TooSlowError:  # a client that stopped reading our response
-            linger = False
+            raise
         finally:
             await self._close(linger)
 
-    # -------------------------------------------------------------------------------------------- reading
+    def _set_phase(self, phase: _Phase, seconds: float | None) -> None:
+        self.phase = phase
+        self.scope.deadline = trio.current_time() + seconds if seconds is not None else math.inf
 
-    async def _receive(self, deadline: float) -> bytes:
-        with trio.move_on_at(deadline):
-            return await self.stream.receive_some(RECEIVE_SIZE)
-        raise trio.TooSlowError
+    # -------------------------------------------------------------------------------------------- reading
 
     async def _next_event(self) -> h11.Event | None:
         """The next request-side event; None when the connection ended cleanly while idle."""
-        limits = self.server.limits
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            if not self.got_bytes:
-                idle = limits.drain_idle_grace if self.server.draining else limits.keepalive_timeout
-                with trio.CancelScope(deadline=trio.current_time() + idle) as scope:
-                    self.server._idle_scopes.add(scope)
-                    try:
-                        data = await self.stream.receive_some(RECEIVE_SIZE)
-                    finally:
-                        self.server._idle_scopes.discard(scope)
-                if scope.cancelled_caught:
-                    return None  # idle timeout or drain: close silently, nothing was asked
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+            if self.phase is _Phase.IDLE:
                 if not data:
                     return None
-                self.got_bytes = True
-                self.head_deadline = trio.current_time() + limits.header_timeout
-            else:
-                try:
-                    data = await self._receive(self.head_deadline)
-                except trio.TooSlowError:
-                    raise _HttpError(408, "request headers not received in time") from None
+                self.server._idle_scopes.discard(self.scope)
+                self._set_phase(_Phase.HEAD, self.server.limits.header_timeout)
             self.conn.receive_data(data)
 
     async def _read_body(self, limit: int) -> bytes:
-        limits = self.server.limits
         if self.conn.they_are_waiting_for_100_continue:
             await self._send(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         chunks: list[bytes] = []
@@ -270,11 +287,8 @@ class _Connection:
         while True:
             event = self.conn.next_event()
             if event is h11.NEED_DATA:
-                try:
-                    data = await self._receive(trio.current_time() + limits.body_timeout)
-                except trio.TooSlowError:
-                    raise _HttpError(408, "request body stalled") from None
-                self.conn.receive_data(data)
+                self._set_phase(_Phase.BODY, self.server.limits.body_timeout)  # per read: a stall, not a total
+                self.conn.receive_data(await self.stream.receive_some(RECEIVE_SIZE))
                 continue
             if isinstance(event, h11.Data):
                 size += len(event.data)
@@ -282,7 +296,7 @@ class _Connection:
                     raise _HttpError(413, f"request body larger than {limit} bytes")
                 chunks.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
-                return b"".join(chunks)
+                return b"".join(chunks) if len(chunks) != 1 else chunks[0]
             elif isinstance(event, h11.ConnectionClosed):
                 raise _ClientGone
 
@@ -298,9 +312,14 @@ class _Connection:
             if event is None or isinstance(event, h11.ConnectionClosed):
                 return False
             assert isinstance(event, h11.Request)
+            if self.phase is _Phase.IDLE:  # the whole head was already buffered (pipelining)
+                self.server._idle_scopes.discard(self.scope)
+                self._set_phase(_Phase.HEAD, server.limits.header_timeout)
             started = trio.current_time()
             path = event.target.partition(b"?")[0].decode("utf-8", "replace")
-            request_id = _request_id(event.headers)
+            # h11 bounds only *incomplete* heads; a whole head that arrived in one read is measured here.
+            if len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers) > server.limits.max_header_bytes:
+                raise _HttpError(431, "request line and headers too large")
             length = _content_length(event.headers)
             if length is not None and length > server.limits.max_body_bytes:
                 raise _HttpError(413, f"request body larger than {server.limits.max_body_bytes} bytes")
@@ -311,7 +330,8 @@ class _Connection:
         except _HttpError as e:
             await self._send_error(e.status, e.message, started, path)
             return False
-        return await self._dispatch(event, body, request_id, started)
+        self._set_phase(_Phase.HANDLER, None)
+        return await self._dispatch(event, body, _request_id(event.headers), started)
 
     async def _dispatch(self, head: h11.Request, body: bytes, request_id: str, started: float) -> bool:
         server = self.server
@@ -330,12 +350,12 @@ class _Connection:
         status, aborted = 499, False
         try:
             response = await self._run_handler(request)
-            if response is None and request.streaming:
-                status = request.writer.status if request.writer else 200
+            if response is None and request.writer is not None:
+                status = request.writer.status
                 await self._send(self.conn.send(h11.EndOfMessage()))
                 return True
             if response is None:
-                log.error("handler returned no response", extra={"request_id": request_id, "path": request.path})
+                log.error("handler returned no response", extra={"REQUEST_ID": request_id, "PATH": request.path})
                 response = _internal_error(request_id)
             status = response.status
             await self._send_response(response, method, request)
@@ -352,18 +372,25 @@ class _Connection:
             self._complete(request, method, status, started, writer.bytes_sent if writer else 0, aborted)
 
     async def _run_handler(self, request: Request) -> Response | None:
-        """Run the app beside the disconnect watcher; a crash before any byte was sent becomes a 500."""
-        with trio.CancelScope() as gone:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_client, gone)
-                result = await outcome.acapture(self.server.app, request)
-                nursery.cancel_scope.cancel()
-        if gone.cancelled_caught:
-            raise _ClientGone
+        """Run the app (beside the disconnect watcher when the route asks for it); a crash before any byte was
+        sent becomes a 500."""
+        app = self.server.app
+        if self.server.watch_client(request):
+            with trio.CancelScope() as gone:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch_client, gone)
+                    result = await outcome.acapture(app, request)
+                    nursery.cancel_scope.cancel()
+            # acapture swallowed the handler's Cancelled, so ``cancelled_caught`` cannot tell us; ``cancel_called``
+            # can. An outer cancellation (the drain deadline) re-raises from ``unwrap`` below.
+            if gone.cancel_called:
+                raise _ClientGone
+        else:
+            result = await outcome.acapture(app, request)
         try:
             return result.unwrap()
         except Exception:
-            log.exception("handler failed", extra={"request_id": request.request_id, "path": request.path})
+            log.exception("handler failed", extra={"REQUEST_ID": request.request_id, "PATH": request.path})
             if request.streaming:
                 raise _HandlerFailedMidStream from None
             return _internal_error(request.request_id)
@@ -399,19 +426,21 @@ class _Connection:
     # -------------------------------------------------------------------------------------------- writing
 
     async def _send(self, data: bytes | None) -> None:
-        if data:
-            with trio.fail_after(self.server.limits.send_timeout):
-                await self.stream.send_all(data)
+        if not data:
+            return
+        previous = self.phase
+        self._set_phase(_Phase.SEND, self.server.limits.send_timeout)
+        await self.stream.send_all(data)
+        self._set_phase(previous, None)
 
-    async def _send_response(self, response: Response, method: str, request: Request | None) -> None:
-        headers = list(response.headers)
-        if request is not None and request.response_headers:
-            headers.extend(request.response_headers)
+    async def _send_response(self, response: Response, method: str, request: Request) -> None:
+        headers = response.headers
+        if request.response_headers:
+            headers = headers + request.response_headers
         if response.content_type:
-            headers.append(("content-type", response.content_type))
-        headers.append(("content-length", str(len(response.body))))
-        request_id = request.request_id if request is not None else uuid.uuid4().hex
-        out = self.conn.send(self.server.response_head(response.status, headers, request_id)) or b""
+            headers = [*headers, ("content-type", response.content_type)]
+        headers = [*headers, ("content-length", str(len(response.body)))]
+        out = self.conn.send(self.server.response_head(response.status, headers, request.request_id)) or b""
         if response.body and method != "HEAD":
             out += self.conn.send(h11.Data(data=response.body)) or b""
         out += self.conn.send(h11.EndOfMessage()) or b""
@@ -428,8 +457,9 @@ class _Connection:
                 out = self.conn.send(self.server.response_head(status, headers, request_id)) or b""
                 out += self.conn.send(h11.Data(data=body)) or b""
                 out += self.conn.send(h11.EndOfMessage()) or b""
-                await self._send(out)
-            except h11.LocalProtocolError:
+                with trio.move_on_after(self.server.limits.send_timeout):
+                    await self.stream.send_all(out)
+            except (h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
         self._complete(None, "-", status, started, 0, False, request_id, path)
 
