@@ -376,7 +376,10 @@ release_identity() {
     echo "{identity of $1}"
     return
   fi
-  on_target "$AGD_ROOT/releases/$1/bin/antigravityd" version 2>/dev/null | tail -n 1
+  local output
+  output=$(on_target "$AGD_ROOT/releases/$1/bin/antigravityd" version 2>&1) ||
+    die "release $1 does not run on $TARGET: bin/antigravityd version failed: $output"
+  tail -n 1 <<<"$output"
 }
 
 json_field() { # json_field NAME TEXT → a string or number field of a flat JSON object
@@ -459,10 +462,9 @@ switch_to() {
   current=$(link_target current)
   old=$(serving_slot)
   if [[ -n $old ]]; then new=$(other_slot "$old"); else new=blue; fi
-  expected=$(release_identity "$id")
+  expected=$(release_identity "$id") || exit 1
   previous_ident=""
-  if [[ -n $old && -n $current ]]; then previous_ident=$(release_identity "$current"); fi
-  [[ -n $expected ]] || die "release $id does not run on $TARGET (bin/antigravityd version failed)"
+  if [[ -n $old && -n $current ]]; then previous_ident=$(release_identity "$current") || exit 1; fi
   say "$action: $(slot_unit "$new") starts $id${old:+ next to $(slot_unit "$old")}"
   set_link "$new" "$id"
   # Type=notify: returns once the daemon has migrated the schema and sent READY=1, fails if it exits.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 import trio
 
-PACE = 0.02  # seconds between one client's requests: enough load to overlap every switch, not a benchmark
+PACE = 0.05  # seconds between one client's requests: enough load to overlap every switch, not a benchmark
 STREAM_EVENTS = 20
 
 

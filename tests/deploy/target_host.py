@@ -84,7 +84,7 @@ class TargetHost:
             f'AGD_SSH_OPTS="{ssh_opts}"',
             f"AGD_ROOT={self.release_root}",
             f"AGD_HEALTH_URL=http://127.0.0.1:{self.http_port}",
-            "AGD_HEALTH_TIMEOUT=8",
+            "AGD_HEALTH_TIMEOUT=6",
             "AGD_BUILD=venv",
             "AGD_VENV_PYTHON=/usr/bin/python3",
             f"AGD_BUILD_PYTHON={build_python}",
@@ -111,7 +111,7 @@ class TargetHost:
         return proc
 
     def user_pids(self) -> list[int]:
-        """Processes still running as the throwaway user (all of them were started by this test)."""
+        """Processes still running as the throwaway user (all started by this test); zombies do not count."""
         try:
             uid = pwd.getpwnam(self.user).pw_uid
         except KeyError:
@@ -122,7 +122,7 @@ class TargetHost:
                 fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
             except OSError:
                 continue
-            if int(fields.get("Uid", "-1 ").split()[0]) == uid:
+            if int(fields.get("Uid", "-1 ").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
                 pids.append(int(status.parent.name))
         return pids
 
