@@ -467,6 +467,7 @@ switch_to() {
   if [[ -n $old && -n $current ]]; then previous_ident=$(release_identity "$current") || exit 1; fi
   say "$action: $(slot_unit "$new") starts $id${old:+ next to $(slot_unit "$old")}"
   set_link "$new" "$id"
+  as_root systemctl reset-failed "$(slot_unit "$new")" >/dev/null 2>&1 || true # a start limit hit earlier
   # Type=notify: returns once the daemon has migrated the schema and sent READY=1, fails if it exits.
   if ! as_root systemctl start "$(slot_unit "$new")"; then
     abort_switch "$id" "$action" "$new" "$current" "$(slot_unit "$new") did not start (no READY=1)"

@@ -45,25 +45,25 @@ ps.buildPythonApplication {
     install -Dm644 -t $out/share/antigravityd/systemd systemd/*.socket systemd/*.service
     install -Dm644 -t $out/share/antigravityd/systemd/antigravityd.socket.d systemd/antigravityd.socket.d/*.conf
     install -Dm755 deploy.sh $out/share/antigravityd/deploy.sh
-  '';
 
-  # The web UI ships inside the package (antigravityd/admin/static, declared as package data).
-  installCheckPhase = ''
-    runHook preInstallCheck
+    # What the wheel must carry: the SQL migrations and (once it exists) the web UI.
     site=$out/${ps.python.sitePackages}/antigravityd
-    test -d $site/migrations
+    test -n "$(ls $site/migrations)"
     if [ -d antigravityd/admin/static ]; then
       test -n "$(ls -A $site/admin/static)" || { echo "web UI assets missing from the package"; exit 1; }
     fi
-    $out/bin/antigravityd --help > /dev/null
-    runHook postInstallCheck
   '';
-  doInstallCheck = true;
 
-  nativeCheckInputs = [ ps.pytestCheckHook ps.pytest-trio ps.hypothesis ];
-  # Unit tests only: the integration and deployment suites need PostgreSQL, sshd and loopback networking.
-  pytestFlagsArray = [ "tests/unit" ];
-  pythonImportsCheck = [ "antigravityd" "antigravityd.daemon" ];
+  # After wrapPythonPrograms: the installed command runs (a package missing from the wheel fails here).
+  postFixup = ''
+    $out/bin/antigravityd --help > /dev/null
+    $out/bin/antigravityd version
+  '';
+
+  # The test suite needs PostgreSQL, sshd, systemd tools and loopback servers; it runs in CI (scripts/test),
+  # not in the sandboxed build.
+  doCheck = false;
+  pythonImportsCheck = [ "antigravityd" "antigravityd.daemon" "antigravityd.cli" ];
 
   meta = {
     description = "Multi-account gateway serving OpenAI, Anthropic and Gemini APIs from Google's Cloud Code backend";

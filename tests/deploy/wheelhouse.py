@@ -1,6 +1,7 @@
 """A wheelhouse for ``deploy.sh --build=venv`` that needs no network: the runtime dependencies are packed
 back into wheels from this interpreter's own installed distributions (the versions the test suite runs
-against), and the build backend (setuptools, wheel) comes from pip's configured *local* sources.
+against). The build backend (setuptools>=68, wheel) is repacked the same way when it is installed here in a
+suitable version, else taken from ``$AGD_TEST_WHEELHOUSE`` or from pip's configured *local* sources.
 
 Repacking follows the installed ``RECORD``: every file that lives inside site-packages goes into the wheel
 with its dist-info; console scripts (outside site-packages) are left out, pip recreates them from
@@ -97,6 +98,21 @@ def local_pip_sources() -> list[str]:
     return args
 
 
+def installed_build_backend() -> list[metadata.Distribution] | None:
+    """setuptools, wheel and their requirements, if installed here in versions the build accepts."""
+    dists = []
+    for raw in (*BUILD_REQUIREMENTS, "packaging"):
+        req = Requirement(raw)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            return None
+        if dist.version not in req.specifier:
+            return None
+        dists.append(dist)
+    return dists
+
+
 def build(dest: Path, pyproject: Path, extra_sources: list[str] = ()) -> None:
     """Fill ``dest`` with every wheel an offline ``pip wheel`` + ``pip install`` of antigravityd needs.
 
@@ -105,7 +121,11 @@ def build(dest: Path, pyproject: Path, extra_sources: list[str] = ()) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for dist in runtime_closure(pyproject).values():
         repack(dist, dest)
-    sources = [*local_pip_sources(), *(a for s in extra_sources for a in ("--find-links", s))]
+    if (backend := installed_build_backend()) is not None:
+        for dist in backend:
+            repack(dist, dest)
+        return
+    sources = [*(a for s in extra_sources for a in ("--find-links", s)), *local_pip_sources()]
     result = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", str(dest),
          "--index-url", f"file://{dest}/nonexistent-index", *sources, *BUILD_REQUIREMENTS],
