@@ -84,7 +84,7 @@ class TargetHost:
             f'AGD_SSH_OPTS="{ssh_opts}"',
             f"AGD_ROOT={self.release_root}",
             f"AGD_HEALTH_URL=http://127.0.0.1:{self.http_port}",
-            "AGD_HEALTH_TIMEOUT=6",
+            "AGD_HEALTH_TIMEOUT=15",
             "AGD_BUILD=venv",
             "AGD_VENV_PYTHON=/usr/bin/python3",
             f"AGD_BUILD_PYTHON={build_python}",
