@@ -213,6 +213,9 @@ class RoutingConfig:
                                           doc="Skip an account whose learned requests-per-minute use exceeds this.")
     max_wait_for_lockout: float = setting(2.0, check=between(0, 60),
                                           doc="When every account is locked, wait this long at most for one.")
+    max_wait_for_capacity: float = setting(60.0, check=between(0, 3600),
+                                           doc="When every usable account is at its concurrency cap, a request "
+                                               "waits this long at most for a free slot (then 429).")
     fixed_account: str = setting("", doc="Email of an account every request goes to (fixed-account mode).")
     circuit_failure_threshold: int = setting(5, check=between(1, 1000), doc="Failures that open a circuit.")
     circuit_open_seconds: float = setting(60.0, check=between(1, 86400), doc="Seconds a circuit stays open.")

@@ -1,8 +1,9 @@
 """The long-lived services the daemon runs, opened and closed in one place.
 
-``open_services`` builds them in dependency order (data dir and keys → metrics → store → account pool →
-upstream client → …) and closes them in reverse. The HTTP layer receives the pieces it needs through
-``register_routes``; background work is handed to the supervisor in ``start_background``.
+``open_services`` builds them in dependency order — data dir and keys → metrics → store → account pool (loaded
+from the store) → upstream and OAuth clients → token manager → request log → pipeline — and closes them in
+reverse. The HTTP layer receives what it needs through ``register_routes``; long-lived work is handed to the
+supervisor in ``start_background``.
 """
 
 from __future__ import annotations
@@ -11,21 +12,41 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import trio
+
 from antigravityd import __version__
+from antigravityd.accounts.events import PoolEventWriter
+from antigravityd.accounts.registry import AccountRegistry
+from antigravityd.accounts.tokens import TokenManager
 from antigravityd.api import builtin
 from antigravityd.api.auth import Authenticator, load_or_create_api_key
 from antigravityd.config import Config, read_secret
 from antigravityd.http.router import Router
 from antigravityd.monitor.metrics import Metrics
+from antigravityd.monitor.pool_metrics import PoolCollector
+from antigravityd.monitor.recorder import RequestLogWriter
+from antigravityd.pipeline.call import Call
+from antigravityd.pipeline.catalog import Catalog
+from antigravityd.pipeline.runner import Pipeline, PipelineSettings, Releases
+from antigravityd.pipeline.signatures import StoredSignatureCache
+from antigravityd.routing.pool import AccountPool
+from antigravityd.routing.retry import RetryPolicy
+from antigravityd.routing.state import PoolSettings
+from antigravityd.store import Repository, StoreUnavailable, open_from_config
 from antigravityd.supervise import Supervisor
+from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
+from antigravityd.upstream.oauth import OAuthClient
 
 __all__ = ["Services", "open_services", "prepare_data_dir", "resolve_api_key"]
 
 log = logging.getLogger("antigravityd")
+
+RETENTION_INTERVAL = 3600.0
 
 
 @dataclass
@@ -34,22 +55,60 @@ class Services:
     metrics: Metrics
     authenticator: Authenticator
     data_dir: Path
-    notes: list[str] = field(default_factory=list)  # start-up facts for the status line
+    repo: Repository
+    pool: AccountPool
+    registry: AccountRegistry
+    upstream: CloudCodeClient
+    oauth: OAuthClient
+    tokens: TokenManager
+    recorder: RequestLogWriter
+    pool_events: PoolEventWriter
+    pipeline: Pipeline
+    catalog: Catalog
+    signatures: StoredSignatureCache
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)
+        from antigravityd.api import routes
+
+        routes.register(router, self)
 
     def start_background(self, supervisor: Supervisor) -> None:
-        """Hand long-lived work to the supervisor (none yet in the bare daemon)."""
+        supervisor.start("accounts-watch", self.registry.watch)
+        supervisor.start("mappings-watch", self.catalog.watch)
+        supervisor.start("token-refresh", self.tokens.refresh_loop)
+        supervisor.start("request-log", self.recorder.run)
+        supervisor.start("pool-events", self.pool_events.run)
+        supervisor.start("retention", self._retention)
 
     async def before_shutdown(self) -> None:
-        """Runs after the HTTP server drained and before background tasks are cancelled."""
+        """After the HTTP server drained: write out every request-log row before tasks are cancelled."""
+        await self.recorder.flush_and_close()
 
     async def readiness(self) -> list[str]:
-        return []
+        reasons = []
+        try:
+            with trio.fail_after(2.0):
+                await self.repo.ping()
+        except (StoreUnavailable, trio.TooSlowError):
+            reasons.append("store unreachable")
+        if not self.registry.state.loaded:
+            reasons.append("accounts not loaded")
+        return reasons
 
     def status_line(self) -> str:
-        return "serving"
+        return self.registry.status()
+
+    async def _retention(self) -> None:
+        days = self.config.database.request_log_retention_days
+        while True:
+            try:
+                removed = await self.repo.purge_requests(datetime.now(UTC) - timedelta(days=days))
+                if removed:
+                    log.info("request log retention removed %d rows older than %d days", removed, days)
+            except StoreUnavailable:
+                pass  # next round
+            await trio.sleep(RETENTION_INTERVAL)
 
 
 def prepare_data_dir(config: Config) -> Path:
@@ -85,10 +144,58 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
         announce_api_key(key, key_path, created)
     metrics = Metrics()
     metrics.build_info.labels(__version__).set(1)
-    services = Services(
-        config=config,
-        metrics=metrics,
-        authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
-        data_dir=data_dir,
-    )
-    yield services
+
+    async with AsyncExitStack() as stack:
+        repo = await open_from_config(config)
+        stack.push_async_callback(repo.aclose)
+        releases = Releases()
+        pool = AccountPool(PoolSettings.from_config(config.routing, config.quota), on_release=releases.notify)
+        registry = AccountRegistry(repo, pool)
+        await registry.reload()
+        catalog = Catalog(repo, pool)
+        await catalog.reload()
+
+        upstream_settings = ClientSettings.from_config(config)
+        http = make_http_client(upstream_settings)
+        stack.push_async_callback(http.aclose)
+        upstream = CloudCodeClient(upstream_settings, http)
+        oauth = OAuthClient.from_config(config.oauth, http)
+        tokens = TokenManager(registry, repo, oauth, upstream, default_project=config.upstream.default_project,
+                              on_result=lambda result: metrics.token_refreshes.labels(result).inc())
+        recorder = RequestLogWriter(repo, queue_max=config.database.request_log_queue,
+                                    flush_interval=config.database.request_log_flush_interval,
+                                    spill_path=data_dir / "request-log.spill", registry=metrics.registry)
+        pool_events = PoolEventWriter(repo, pool, on_drop=metrics.pool_events_dropped.inc)
+        collector = PoolCollector(pool)
+        metrics.registry.register(collector)
+        metrics.before_render.append(collector.snapshot)
+
+        def record_call(call: Call) -> None:
+            """The pipeline's last word on a request: the request log (metadata only) and metrics."""
+            recorder.record(call.record())
+            end = call.finished if call.finished is not None else call.started
+            metrics.observe_call(call.dialect, call.upstream_model, call.status, end - call.started,
+                                 call.first_byte - call.started if call.first_byte is not None else None,
+                                 call.attempts, call.failures, call.truncated, call.aborted)
+
+        pipeline = Pipeline(
+            pool, tokens, upstream,
+            settings=PipelineSettings(
+                first_byte_timeout=config.upstream.first_byte_timeout,
+                max_wait_for_account=config.routing.max_wait_for_lockout,
+                max_wait_for_capacity=config.routing.max_wait_for_capacity,
+                expose_account_email=config.security.expose_account_email,
+                retry=RetryPolicy(max_attempts=config.upstream.max_attempts),
+            ),
+            releases=releases,
+            record=record_call,
+            pool_events=pool_events,
+        )
+        services = Services(
+            config=config, metrics=metrics,
+            authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
+            data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
+            tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
+            signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
+        )
+        yield services

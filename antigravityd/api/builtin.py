@@ -35,6 +35,8 @@ def register(router: Router, *, metrics: Metrics, readiness: Readiness) -> None:
         return json_response({"version": __version__, "git_revision": git_revision()})
 
     async def prometheus(request: Request) -> Response:
+        for hook in metrics.before_render:
+            hook()  # snapshots of trio-owned state, taken on the trio thread
         # Rendering is synchronous and takes milliseconds for a large registry (stack-notes §7): not on the loop.
         body = await trio.to_thread.run_sync(metrics.render)
         return Response(200, body, content_type=CONTENT_TYPE)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 __all__ = [
+    "AbortStream",
     "BodyWriter",
     "Headers",
     "Request",
@@ -63,6 +64,11 @@ class Headers:
 
 def valid_request_id(value: bytes | None) -> bool:
     return value is not None and _REQUEST_ID_OK.match(value) is not None
+
+
+class AbortStream(Exception):
+    """Raised by a handler to cut a streaming response that cannot be finished properly: the client sees a
+    broken stream (no terminating chunk) instead of a fake end. Not logged as a crash."""
 
 
 class StreamAlreadyStarted(RuntimeError):
