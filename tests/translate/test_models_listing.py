@@ -34,7 +34,7 @@ def test_openai_list_parses_with_the_sdk():
 def test_gemini_models_parse_with_the_sdk():
     one = gemini_model("gemini-3-flash", model_caps("gemini-3-flash"))
     assert one["name"] == "models/gemini-3-flash" and one["inputTokenLimit"] == 1_048_576
-    parsed = types.Model.model_validate(_Model_from_mldev(one))  # the SDK's own REST → model conversion
+    parsed = types.Model._from_response(response=_Model_from_mldev(one), kwargs={})  # what models.get() does
     assert parsed.output_token_limit == 65_535 and "generateContent" in parsed.supported_actions
     body = gemini_models([("claude-opus-4-6", model_caps("claude-opus-4-6-thinking"))])
     assert body["models"][0]["outputTokenLimit"] == 64_000
