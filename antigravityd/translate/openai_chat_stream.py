@@ -30,13 +30,11 @@ from typing import Any
 from antigravityd.translate.context import random_id
 from antigravityd.translate.signature_cache import SeenSignature
 from antigravityd.translate.signatures import SignatureRecorder
-from antigravityd.translate.upstream_events import Part, read_chunk
+from antigravityd.translate.upstream_events import FILTERED_REASONS, Part, read_chunk
 from antigravityd.translate.usage import Usage
 
 __all__ = ["ChatStreamTranslator", "openai_finish_reason"]
 
-_FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
-                       "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
 
 
 def openai_finish_reason(upstream: str | None, *, made_calls: bool, truncated: bool) -> str:
@@ -44,7 +42,7 @@ def openai_finish_reason(upstream: str | None, *, made_calls: bool, truncated: b
         return "length"
     if made_calls:
         return "tool_calls"
-    if upstream in _FILTERED:
+    if upstream in FILTERED_REASONS:
         return "content_filter"
     return "stop"
 
