@@ -68,6 +68,7 @@ class AnthropicStreamTranslator:
         self._pending_signature: str | None = None
         self._thinking_text: list[str] = []
         self._upstream_finish: str | None = None
+        self._call_ids: set[str] = set()
 
     @property
     def signatures(self) -> list[SeenSignature]:
@@ -164,7 +165,9 @@ class AnthropicStreamTranslator:
         return out
 
     def _tool_use(self, part: Part) -> list[dict[str, Any]]:
-        call_id = part.call_id or self._new_id("toolu_")
+        # an id seen twice would make the client pair results wrongly: only the first keeps the upstream's
+        call_id = part.call_id if part.call_id and part.call_id not in self._call_ids else self._new_id("toolu_")
+        self._call_ids.add(call_id)
         self._recorder.call(call_id, part.name, part.args, part.signature)
         out = self._start({"type": "tool_use", "id": call_id, "name": part.name, "input": {}})
         self._blocks[-1]["input"] = dict(part.args)

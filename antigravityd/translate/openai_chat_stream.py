@@ -82,6 +82,7 @@ class ChatStreamTranslator:
         self.response_id: str | None = None
         self._new_id = new_id
         self._choices: dict[int, _Choice] = {}
+        self._call_ids: set[str] = set()
         self._recorder = SignatureRecorder(family, session_id)
 
     @property
@@ -192,7 +193,9 @@ class ChatStreamTranslator:
             choice.text.append(part.text)
             return {"content": part.text}
         if part.kind == "call":
-            call_id = part.call_id or self._new_id("call_")
+            # an id seen twice would make the client pair results wrongly: only the first keeps the upstream's
+            call_id = part.call_id if part.call_id and part.call_id not in self._call_ids else self._new_id("call_")
+            self._call_ids.add(call_id)
             self._recorder.call(call_id, part.name, part.args, part.signature)
             call = {"index": len(choice.tool_calls), "id": call_id, "type": "function",
                     "function": {"name": part.name,

@@ -262,8 +262,11 @@ def run(evts, *, truncated=False, family="claude"):
     return t, out + t.finish(truncated=truncated)
 
 
+EVENT = TypeAdapter(RawMessageStreamEvent)
+
+
 def sdk_message(evts):
-    adapter = TypeAdapter(RawMessageStreamEvent)
+    adapter = EVENT
     snapshot = None
     for event in evts:
         snapshot = accumulate_event(event=adapter.validate_python(event), current_snapshot=snapshot, json_bufs={})
