@@ -361,3 +361,74 @@ def test_any_upstream_stream_gives_a_valid_sequence_equal_to_the_message(script,
 def test_image_output_as_markdown():
     _, out = run(events([image()]))
     assert check_messages_stream(out)["content"][0]["text"].startswith("![image](data:image/png;base64,")
+
+
+# ---------------------------------------------------------------------------------------------------- properties
+
+words = st.text(min_size=1, max_size=15).filter(lambda t: t.strip() and t != "(no content)")
+
+
+@st.composite
+def messages_bodies(draw):
+    messages = []
+    counter = 0
+    for _ in range(draw(st.integers(1, 4))):
+        messages.append({"role": "user", "content": draw(words) if draw(st.booleans()) else [
+            {"type": "text", "text": draw(words), "cache_control": {"type": "ephemeral"}}]})
+        if draw(st.booleans()):
+            blocks = []
+            if draw(st.booleans()):
+                blocks.append({"type": "thinking", "thinking": draw(words),
+                               "signature": draw(st.sampled_from([CLAUDE_SIG, SIG, "short"]))})
+            if draw(st.booleans()):
+                blocks.append({"type": "text", "text": draw(words)})
+            ids_ = []
+            for _ in range(draw(st.integers(0, 3))):
+                counter += 1
+                ids_.append(f"toolu_{counter}")
+                blocks.append({"type": "tool_use", "id": ids_[-1], "name": "bash",
+                               "input": {"command": draw(words)}})
+            if not blocks:
+                blocks.append({"type": "text", "text": draw(words)})
+            messages.append({"role": "assistant", "content": blocks})
+            if ids_:
+                answered = draw(st.lists(st.sampled_from(ids_), unique=True))
+                results = [{"type": "tool_result", "tool_use_id": i, "content": draw(words),
+                            "is_error": draw(st.booleans())} for i in answered]
+                messages.append({"role": "user", "content": results or [{"type": "text", "text": draw(words)}]})
+    body = {"model": "claude-opus-4-6", "max_tokens": draw(st.integers(1, 100_000)), "messages": messages,
+            "tools": [BASH]}
+    thinking = draw(st.sampled_from([None, {"type": "adaptive"}, {"type": "disabled"},
+                                     {"type": "enabled", "budget_tokens": 5000}]))
+    if thinking:
+        body["thinking"] = thinking
+    return body
+
+
+@settings(max_examples=150, deadline=None)
+@given(messages_bodies(), st.sampled_from([OPUS, FLASH, resolve_model("claude-sonnet-4-6", {})]))
+def test_valid_messages_bodies_translate_and_keep_texts_and_pairs(body, route):
+    request = translate(body, route)
+    texts = [p["text"] for c in request["contents"] for p in c["parts"] if "text" in p and not p.get("thought")]
+    for message in body["messages"]:
+        content = message["content"]
+        for block in [{"type": "text", "text": content}] if isinstance(content, str) else content:
+            if block["type"] == "text" and message["role"] == "user":
+                assert block["text"] in texts
+    contents = request["contents"]
+    for i, content in enumerate(contents):
+        calls = [p["functionCall"] for p in content["parts"] if "functionCall" in p]
+        if calls:
+            ids_ = [p["functionResponse"]["id"] for p in contents[i + 1]["parts"] if "functionResponse" in p]
+            assert ids_ == [c["id"] for c in calls]
+        if route.family == "claude" and content["role"] == "model":
+            # unknown signatures are kept (the cache is empty here), never the sentinel or short junk
+            assert all(p.get("thoughtSignature") in (None, CLAUDE_SIG, SIG) for p in content["parts"])
+            assert all("thoughtSignature" not in p for p in content["parts"] if not p.get("thought"))
+            thoughts = [k for k, p in enumerate(content["parts"]) if p.get("thought")]
+            assert thoughts == list(range(len(thoughts)))  # thinking first
+    assert "cache_control" not in json.dumps(request)
+    assert contents[0]["role"] == "user" and (route.family != "claude" or contents[-1]["role"] == "user")
+    limit = request["generationConfig"].get("maxOutputTokens")
+    budget = request["generationConfig"].get("thinkingConfig", {}).get("thinkingBudget")
+    assert not (limit and budget) or limit > budget

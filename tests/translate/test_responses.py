@@ -221,3 +221,46 @@ def test_any_upstream_stream_is_a_valid_sequence(script, cuts, truncated, family
     assert all(s.family == family for s in t.signatures)
     if SIG in json.dumps(script) and family == "gemini":
         assert t.signatures
+
+
+words = st.text(min_size=1, max_size=15).filter(str.strip)
+
+
+@st.composite
+def responses_bodies(draw):
+    items = [{"role": "developer", "content": draw(words)}]
+    counter = 0
+    for _ in range(draw(st.integers(1, 4))):
+        items.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": draw(words)}]})
+        if draw(st.booleans()):
+            items.append({"type": "reasoning", "id": "rs", "summary": [{"type": "summary_text", "text": draw(words)}],
+                          "encrypted_content": draw(st.sampled_from([CLAUDE_SIG, SIG]))})
+        calls = []
+        for _ in range(draw(st.integers(0, 2))):
+            counter += 1
+            calls.append(f"call_{counter}")
+            items.append({"type": "function_call", "call_id": calls[-1], "name": "exec_command",
+                          "arguments": json.dumps({"cmd": draw(words)})})
+        for call_id in draw(st.permutations(calls)):
+            items.append({"type": "function_call_output", "call_id": call_id, "output": draw(words)})
+        if draw(st.booleans()):
+            items.append({"role": "assistant", "content": [{"type": "output_text", "text": draw(words)}]})
+    return {"model": "gpt-5", "input": items, "tools": [SHELL],
+            "reasoning": {"effort": draw(st.sampled_from(["low", "medium", "high", "none"]))}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(responses_bodies(), st.sampled_from([FLASH, OPUS]))
+def test_valid_responses_bodies_translate_and_keep_texts_and_pairs(body, route):
+    request = translate(body, route)
+    texts = [p["text"] for c in request["contents"] for p in c["parts"] if "text" in p and not p.get("thought")]
+    for item in body["input"]:
+        if item.get("role") == "user":
+            assert item["content"][0]["text"] in texts
+    contents = request["contents"]
+    for i, content in enumerate(contents):
+        calls = [p["functionCall"] for p in content["parts"] if "functionCall" in p]
+        if calls:
+            ids_ = [p["functionResponse"]["id"] for p in contents[i + 1]["parts"] if "functionResponse" in p]
+            assert ids_ == [c["id"] for c in calls]
+    assert request["systemInstruction"]["parts"][0]["text"] == body["input"][0]["content"]
