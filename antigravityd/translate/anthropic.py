@@ -116,7 +116,7 @@ class _Messages:
                 response, images = self._tool_result(block, where)
                 parts.append(response)
                 deferred.extend(images)
-            elif kind in _SKIPPED_BLOCKS:
+            elif isinstance(kind, str) and kind in _SKIPPED_BLOCKS:
                 continue
             else:
                 parts.extend(_content_block(block, where))
@@ -173,7 +173,7 @@ class _Messages:
                                 | ({"thoughtSignature": signature} if isinstance(signature, str) else {}))
             elif kind == "tool_use":
                 parts.append(self._tool_use(block, where))
-            elif kind in _SKIPPED_BLOCKS:
+            elif isinstance(kind, str) and kind in _SKIPPED_BLOCKS:
                 continue
             else:
                 raise ClientError(f"{where}.type {kind!r} is not valid in an assistant message", param=f"{where}.type")

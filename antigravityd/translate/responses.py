@@ -246,7 +246,7 @@ def _tools(value: object, tools: ToolSet, param: str = "tools") -> None:
             tools.add_function(tool.get("name"), tool.get("description"), tool.get("parameters"), where)
         elif kind == "namespace":
             _tools(tool.get("tools"), tools, f"{where}.tools")
-        elif kind in _SEARCH_TYPES:
+        elif isinstance(kind, str) and kind in _SEARCH_TYPES:
             tools.search = True
         else:
             raise ClientError(f"{where}.type {kind!r}: only function, namespace and web_search tools are supported",
@@ -268,7 +268,7 @@ def _tool_choice(value: object, tools: ToolSet) -> ToolChoice | None:
     elif value.get("type") == "allowed_tools" and isinstance(value.get("tools"), list):
         names = tuple(t["name"] for t in value["tools"] if isinstance(t, dict) and isinstance(t.get("name"), str))
         choice = ToolChoice("ANY", names) if value.get("mode") == "required" else ToolChoice("AUTO")
-    elif value.get("type") in _SEARCH_TYPES:
+    elif isinstance(value.get("type"), str) and value["type"] in _SEARCH_TYPES:
         return None
     else:
         raise ClientError("tool_choice object must name a function", param="tool_choice")
