@@ -2,8 +2,8 @@
 
     PYTHONPATH=. python bench/translate_bench.py
 
-Per request: translating captured client bodies (Claude Code 76 KB / 24 tools, gemini-cli 47 KB / 8 tools, the
-OpenAI SDK's "hi") into the upstream envelope, cold and with a warm SchemaCache (agents resend the same tools every
+Per request: translating captured client bodies (gemini-cli 47 KB / 8 tools, the OpenAI SDK's "hi") into the
+upstream envelope, cold and with a warm SchemaCache (agents resend the same tools every
 turn). Per stream event: each dialect's stream translator fed a 100-event upstream answer. Baselines: orjson
 parsing of the request body / of each upstream event — the work the daemon must do anyway.
 """
@@ -20,8 +20,6 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from antigravityd.translate.anthropic import messages_request_to_upstream
-from antigravityd.translate.anthropic_stream import AnthropicStreamTranslator
 from antigravityd.translate.context import TranslateContext
 from antigravityd.translate.envelope import build_envelope
 from antigravityd.translate.gemini_native import gemini_request_to_upstream
@@ -29,9 +27,8 @@ from antigravityd.translate.gemini_stream import GeminiStreamTranslator
 from antigravityd.translate.models import resolve_model
 from antigravityd.translate.openai_chat import chat_request_to_upstream
 from antigravityd.translate.openai_chat_stream import ChatStreamTranslator
-from antigravityd.translate.responses_stream import ResponsesStreamTranslator
 from antigravityd.translate.schema import SchemaCache
-from antigravityd.translate.session import anthropic_session_id, gemini_session_id, openai_session_id
+from antigravityd.translate.session import gemini_session_id, openai_session_id
 from tests.translate.captures import bodies
 from tests.translate.upstream_script import call, events, text, thought
 
@@ -69,9 +66,6 @@ def main() -> None:
         rows.append((f"{name}: request, cold schemas", cpu_us(run), parse))
         rows.append((f"{name}: request, warm SchemaCache", cpu_us(lambda: run(cache)), parse))
 
-    claude = bodies("claude-code.json", "/v1/messages")[0]
-    request_case("claude-code (76 KB)", orjson.dumps(claude), messages_request_to_upstream,
-                 resolve_model(claude["model"], {}), anthropic_session_id)
     cli = bodies("gemini-cli.json", ":streamGenerateContent")[0]
     request_case("gemini-cli (47 KB)", orjson.dumps(cli), gemini_request_to_upstream,
                  resolve_model("gemini-3.8-flash", {}), gemini_session_id)
@@ -88,8 +82,6 @@ def main() -> None:
     streams = {
         "openai chat": lambda: ChatStreamTranslator("m", "c", 0, True),
         "gemini": lambda: GeminiStreamTranslator("m"),
-        "anthropic": lambda: AnthropicStreamTranslator("m", "msg_1", family="gemini"),
-        "responses": lambda: ResponsesStreamTranslator("m", "resp_1", 0),
     }
     for name, make in streams.items():
         def run(make=make):
