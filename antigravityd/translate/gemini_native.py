@@ -18,6 +18,7 @@ The response side is ``gemini_stream``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from antigravityd.translate.context import TranslateContext
@@ -25,7 +26,7 @@ from antigravityd.translate.errors import ClientError
 from antigravityd.translate.generation import ThinkingRequest, output_limit, stop_sequences, thinking_config
 from antigravityd.translate.hygiene import close_tool_loops, normalize_contents
 from antigravityd.translate.models import ModelRoute
-from antigravityd.translate.schema import clean_response_schema
+from antigravityd.translate.schema import SchemaCache, clean_tool_schema
 from antigravityd.translate.signatures import apply_history_signatures
 from antigravityd.translate.tools import ToolSet
 
@@ -78,7 +79,7 @@ def gemini_request_to_upstream(body: object, route: ModelRoute, ctx: TranslateCo
     request: dict[str, Any] = {"contents": contents}
     if (system := _system(body.get("systemInstruction"))) is not None:
         request["systemInstruction"] = system
-    request.update(_tools(body.get("tools"), body.get("toolConfig"), family))
+    request.update(_tools(body.get("tools"), body.get("toolConfig"), family, ctx.clean_tool_schema))
     request["generationConfig"] = _generation(body.get("generationConfig"), route, ctx)
     safety = body.get("safetySettings")
     if isinstance(safety, list) and safety:
@@ -86,7 +87,7 @@ def gemini_request_to_upstream(body: object, route: ModelRoute, ctx: TranslateCo
     return request
 
 
-def count_tokens_request(body: object, route: ModelRoute) -> dict[str, Any]:
+def count_tokens_request(body: object, route: ModelRoute, schemas: SchemaCache | None = None) -> dict[str, Any]:
     """The upstream ``countTokens`` body ``{"request": {contents, systemInstruction?, tools?}}`` (§13 #9).
 
     Accepts the public API's two shapes: ``{"contents": …}`` and ``{"generateContentRequest": {…}}``.
@@ -102,7 +103,8 @@ def count_tokens_request(body: object, route: ModelRoute) -> dict[str, Any]:
     request: dict[str, Any] = {"contents": contents}
     if (system := _system(body.get("systemInstruction"))) is not None:
         request["systemInstruction"] = system
-    tools = _tools(body.get("tools"), None, route.family).get("tools")
+    clean = schemas.clean_tool_schema if schemas else clean_tool_schema
+    tools = _tools(body.get("tools"), None, route.family, clean).get("tools")
     if tools:
         request["tools"] = tools
     return {"request": request}
@@ -208,12 +210,12 @@ def _system(value: object) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------------------------- tools
 
 
-def _tools(value: object, config: object, family: str) -> dict[str, Any]:
+def _tools(value: object, config: object, family: str, clean: Callable[[object], dict[str, Any]]) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, list):
         raise ClientError("tools must be an array of Tool objects", param="tools")
-    tools = ToolSet(family, search_by_name=False)
+    tools = ToolSet(family, search_by_name=False, clean=clean)
     builtins: list[dict[str, Any]] = []
     for i, raw in enumerate(value):
         tool = _camel_keys(raw)
@@ -256,7 +258,7 @@ def _generation(value: object, route: ModelRoute, ctx: TranslateContext) -> dict
     schema = raw.get("responseJsonSchema", raw.get("responseSchema"))
     config.pop("responseSchema", None)
     if schema is not None:
-        config["responseSchema"] = clean_response_schema(schema)
+        config["responseSchema"] = ctx.clean_response_schema(schema)
     if "stopSequences" in config:
         stops = stop_sequences(config.pop("stopSequences"), "generationConfig.stopSequences")
         if stops:

@@ -12,6 +12,7 @@ A stream that ends without a finish reason (truncated) is closed with a final ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from antigravityd.translate.signature_cache import SeenSignature
@@ -31,7 +32,7 @@ class GeminiStreamTranslator:
         self.response_id: str | None = None
         self._recorder = SignatureRecorder(family, session_id)
         self._usage_metadata: dict[str, Any] = {}
-        self._parts: dict[int, list[dict[str, Any]]] = {}
+        self._parts: dict[int, list[Any]] = {}  # per candidate: _TextRun or a whole part dict
         self._finish: dict[int, str] = {}
         self._extra: dict[int, dict[str, Any]] = {}  # grounding/citation metadata per candidate, last wins
         self._thought: dict[int, tuple[list[str], str | None]] = {}
@@ -99,8 +100,8 @@ class GeminiStreamTranslator:
             raise RuntimeError("finish() must be called before response()")
         candidates = []
         for index in sorted(set(self._parts) | set(self._finish)):
-            candidate: dict[str, Any] = {"content": {"role": "model", "parts": self._parts.get(index, [])},
-                                         "index": index}
+            parts = [p.part() if isinstance(p, _TextRun) else p for p in self._parts.get(index, [])]
+            candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": index}
             if index in self._finish:
                 candidate["finishReason"] = self._finish[index]
             candidate.update(self._extra.get(index, {}))
@@ -117,8 +118,7 @@ class GeminiStreamTranslator:
 
     # ------------------------------------------------------------------------------------------ internals
 
-    def _collect(self, index: int, raw: dict[str, Any], kind: str, text: str, signature: str | None) -> None:
-        parts = self._parts.setdefault(index, [])
+    def _collect(self, index: int, raw: Mapping[str, Any], kind: str, text: str, signature: str | None) -> None:
         if kind == "thought":
             texts, previous = self._thought.get(index, ([], None))
             texts.append(text)
@@ -127,14 +127,17 @@ class GeminiStreamTranslator:
             self._close_thought(index)
         if signature and kind in ("text", "thought"):
             self._recorder.signature(signature)
-        if kind in ("text", "thought") and parts and _joinable(parts[-1], kind):
-            last = parts[-1]
-            merged = {**last, "text": last["text"] + text}
-            if signature:
-                merged["thoughtSignature"] = signature
-            parts[-1] = merged
-        elif kind in ("text", "thought") and not text and parts and signature and "thoughtSignature" not in parts[-1]:
-            parts[-1] = {**parts[-1], "thoughtSignature": signature}  # a carrier after a non-text part
+        parts = self._parts.setdefault(index, [])
+        last = parts[-1] if parts else None
+        if kind in ("text", "thought"):
+            if isinstance(last, _TextRun) and last.signature is None and last.thought == (kind == "thought"):
+                last.fragments.append(text)  # joined once, in response(): no quadratic re-concatenation
+                last.signature = signature
+                return
+            if not text and signature and last is not None and not _signed(last):
+                parts[-1] = {**last, "thoughtSignature": signature}  # a carrier after a non-text part
+                return
+            parts.append(_TextRun(kind == "thought", [text], signature, raw))
         else:
             parts.append(dict(raw))
 
@@ -144,8 +147,25 @@ class GeminiStreamTranslator:
             self._recorder.thought("".join(texts), signature)
 
 
-def _joinable(last: dict[str, Any], kind: str) -> bool:
-    """Whether a text fragment of ``kind`` continues ``last`` (same thought-ness, not yet closed by a signature)."""
-    if not isinstance(last.get("text"), str) or "thoughtSignature" in last:
-        return False
-    return (last.get("thought") is True) == (kind == "thought")
+class _TextRun:
+    """Adjacent text (or thought) fragments being merged; closed by a signature."""
+
+    __slots__ = ("fragments", "raw", "signature", "thought")
+
+    def __init__(self, thought: bool, fragments: list[str], signature: str | None, raw: Mapping[str, Any]) -> None:
+        self.thought = thought
+        self.fragments = fragments
+        self.signature = signature
+        self.raw = raw
+
+    def part(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in self.raw.items() if k not in ("text", "thoughtSignature",
+                                                                                "thought_signature")}
+        out["text"] = "".join(self.fragments)
+        if self.signature:
+            out["thoughtSignature"] = self.signature
+        return out
+
+
+def _signed(part: object) -> bool:
+    return isinstance(part, _TextRun) or "thoughtSignature" in part or "thought_signature" in part  # type: ignore

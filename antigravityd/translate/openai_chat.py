@@ -23,7 +23,6 @@ from antigravityd.translate.generation import ThinkingRequest, generation_config
 from antigravityd.translate.hygiene import normalize_contents
 from antigravityd.translate.media import inline_part, media_url_part
 from antigravityd.translate.models import ModelRoute
-from antigravityd.translate.schema import clean_response_schema
 from antigravityd.translate.signatures import apply_history_signatures, claude_thinking_allowed
 from antigravityd.translate.tool_args import coerce_tool_args
 from antigravityd.translate.tools import ToolChoice, ToolSet, tool_fields
@@ -68,7 +67,7 @@ def chat_request_to_upstream(body: object, route: ModelRoute, ctx: TranslateCont
         raise ClientError("the request body must be a JSON object")
     body = strip_undefined(body)
     family = route.family
-    tools = _tools(body, family)
+    tools = _tools(body, family, ctx)
     choice = _tool_choice(body.get("tool_choice"), tools)
     system_texts, contents = _Messages(tools).convert(body.get("messages"))
 
@@ -246,8 +245,8 @@ def _user_parts(content: object, param: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------- tools
 
 
-def _tools(body: dict[str, Any], family: str) -> ToolSet:
-    tools = ToolSet(family)
+def _tools(body: dict[str, Any], family: str, ctx: TranslateContext) -> ToolSet:
+    tools = ToolSet(family, clean=ctx.clean_tool_schema)
     if body.get("web_search_options") is not None:
         tools.search = True
     value = body.get("tools")
@@ -326,7 +325,7 @@ def _generation(body: dict[str, Any], route: ModelRoute, ctx: TranslateContext,
         stop=stop_sequences(body.get("stop"), "stop"),
         candidate_count=number_param(body, "n", low=1, high=8, integer=True),  # type: ignore[arg-type]
     )
-    config.update(_response_format(body.get("response_format")))
+    config.update(_response_format(body.get("response_format"), ctx))
     modalities = body.get("modalities")
     if modalities is not None:
         if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
@@ -336,7 +335,7 @@ def _generation(body: dict[str, Any], route: ModelRoute, ctx: TranslateContext,
     return config
 
 
-def _response_format(value: object) -> dict[str, Any]:
+def _response_format(value: object, ctx: TranslateContext) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -352,6 +351,6 @@ def _response_format(value: object) -> dict[str, Any]:
             raise ClientError("response_format.json_schema must be an object", param="response_format.json_schema")
         out: dict[str, Any] = {"responseMimeType": "application/json"}
         if isinstance(spec.get("schema"), dict):
-            out["responseSchema"] = clean_response_schema(spec["schema"])
+            out["responseSchema"] = ctx.clean_response_schema(spec["schema"])
         return out
     raise ClientError("response_format.type must be text, json_object or json_schema", param="response_format.type")

@@ -26,7 +26,10 @@ Never run these over tool-call *arguments* or tool results: those are data whose
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
+
+import orjson
 
 from antigravityd.translate.schema_nodes import (
     branch_score,
@@ -48,6 +51,7 @@ __all__ = [
     "PROTO_SCHEMA_KEYS",
     "RESPONSE_SCHEMA_KEYS",
     "TOOL_SCHEMA_KEYS",
+    "SchemaCache",
     "clean_response_schema",
     "clean_tool_schema",
 ]
@@ -70,6 +74,7 @@ _HINTED = ("format", "minLength", "maxLength", "pattern", "minimum", "maximum", 
            "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties",
            "default")
 # Keywords whose values are sub-schemas (walked when collecting $defs); everything else is data or annotation.
+_HINTED_SET = frozenset(_HINTED)
 
 
 def clean_tool_schema(schema: object) -> dict[str, Any]:
@@ -91,18 +96,56 @@ def clean_response_schema(schema: object) -> dict[str, Any]:
     return cleaner.clean(schema, (), 0) or {}
 
 
+class SchemaCache:
+    """Cleaned schemas by the canonical JSON of their input, bounded LRU; one per process, shared by requests.
+
+    Agents send the same tool list on every turn (Claude Code: two dozen tools, tens of KB), so cleaning them
+    again each time would dominate a request's translation cost. Returned schemas are shared between requests:
+    callers must not modify them.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[bool, bytes], dict[str, Any]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def clean_tool_schema(self, schema: object) -> dict[str, Any]:
+        return self._get(schema, response=False)
+
+    def clean_response_schema(self, schema: object) -> dict[str, Any]:
+        return self._get(schema, response=True)
+
+    def _get(self, schema: object, *, response: bool) -> dict[str, Any]:
+        clean = clean_response_schema if response else clean_tool_schema
+        try:
+            key = (response, orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+        except (TypeError, orjson.JSONEncodeError):
+            return clean(schema)  # not plain JSON (or nested too deeply for orjson): clean without caching
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+        self.misses += 1
+        cleaned = self._entries[key] = clean(schema)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return cleaned
+
+
 class _Cleaner:
     def __init__(self, root: object, *, response: bool) -> None:
         self.root = root
         self.response = response
         self.budget = MAX_NODES
-        self.defs: dict[str, object] = {}
-        self._collect_defs(root)
+        self._defs: dict[str, object] | None = None  # built on first need: most refs resolve as JSON pointers
 
     # -------------------------------------------------------------------------------------- references
 
-    def _collect_defs(self, root: object) -> None:
+    def _collect_defs(self, root: object) -> dict[str, object]:
         """Every ``$defs``/``definitions`` entry at any schema position, first one of a name winning."""
+        defs: dict[str, object] = {}
         stack: list[tuple[object, int]] = [(root, 0)]
         visited = 0
         while stack and visited < MAX_NODES:
@@ -111,11 +154,12 @@ class _Cleaner:
             if not isinstance(node, dict) or depth > MAX_DEPTH:
                 continue
             for key in ("$defs", "definitions"):
-                defs = node.get(key)
-                if isinstance(defs, dict):
-                    for name, value in defs.items():
-                        self.defs.setdefault(name, value)
+                found = node.get(key)
+                if isinstance(found, dict):
+                    for name, value in found.items():
+                        defs.setdefault(name, value)
             stack.extend((child, depth + 1) for child in schema_children(node))
+        return defs
 
     def _lookup(self, ref: str) -> object | None:
         if not ref.startswith("#"):
@@ -132,7 +176,9 @@ class _Cleaner:
                 break
         if node is not None:
             return node
-        return self.defs.get(ref.rsplit("/", 1)[-1])
+        if self._defs is None:
+            self._defs = self._collect_defs(self.root)
+        return self._defs.get(ref.rsplit("/", 1)[-1])
 
     def _expand(self, node: dict[str, Any], refs: tuple[str, ...], depth: int) -> tuple[dict[str, Any], tuple]:
         """Resolve the node's own ``$ref`` chain and ``allOf`` into one plain dict (no recursion into children)."""
@@ -230,7 +276,7 @@ class _Cleaner:
             if items_out is not None:
                 out["items"] = items_out
 
-        for key in _HINTED:
+        for key in _HINTED if not _HINTED_SET.isdisjoint(node) else ():
             if key not in node:
                 continue
             value = node[key]
@@ -239,7 +285,8 @@ class _Cleaner:
             elif key != "format" or isinstance(value, str):
                 hints.append(f"{key}: {brief(value)}")
 
-        union = [b for key in ("anyOf", "oneOf") if isinstance(node.get(key), list) for b in node[key]]
+        union = [b for key in ("anyOf", "oneOf") if isinstance(node.get(key), list) for b in node[key]] if (
+            "anyOf" in node or "oneOf" in node) else None
         if union:
             nullable = self._merge_union(out, union, refs, depth, hints) or nullable
 

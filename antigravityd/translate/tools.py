@@ -9,6 +9,7 @@ chose a mode.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ class ToolSet:
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: bool = False
     search_by_name: bool = True  # a function named like a search tool asks for grounding (not for Gemini clients)
+    clean: Callable[[object], dict[str, Any]] = clean_tool_schema  # a SchemaCache's method in the daemon
 
     def add_function(self, name: object, description: object, parameters: object, param: str) -> None:
         if not isinstance(name, str) or not name.strip():
@@ -51,7 +53,7 @@ class ToolSet:
         declaration: dict[str, Any] = {"name": name}
         if isinstance(description, str) and description:
             declaration["description"] = description
-        schema = clean_tool_schema(parameters)
+        schema = self.clean(parameters)
         self.schemas[name] = schema
         if schema.get("properties") or self.family == "claude":
             declaration["parameters"] = schema
