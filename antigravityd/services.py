@@ -8,6 +8,7 @@ supervisor in ``start_background``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -41,6 +42,7 @@ from antigravityd.store import Repository, StoreUnavailable, open_from_config
 from antigravityd.store.retention import run_retention
 from antigravityd.supervise import Supervisor
 from antigravityd.sync.lww import MappingSync
+from antigravityd.translate.schema import SchemaCache
 from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
 from antigravityd.upstream.oauth import OAuthClient
 
@@ -67,6 +69,7 @@ class Services:
     catalog: Catalog
     signatures: StoredSignatureCache
     mapping_sync: MappingSync
+    schemas: SchemaCache = dataclasses.field(default_factory=SchemaCache)  # cleaned tool schemas, shared
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)

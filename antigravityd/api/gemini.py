@@ -31,6 +31,7 @@ from antigravityd.translate.gemini_native import count_tokens_request, gemini_re
 from antigravityd.translate.gemini_stream import GeminiStreamTranslator
 from antigravityd.translate.models import ModelRoute
 from antigravityd.translate.session import gemini_session_id
+from antigravityd.translate.signatures import without_signatures
 
 if TYPE_CHECKING:
     from antigravityd.services import Services
@@ -102,18 +103,10 @@ class GeminiPlan:
         return build_envelope(self.request, self.route, ctx)
 
     def rewrite_signatures(self) -> bool:
-        changed = False
-        for content in self.request.get("contents", []):
-            parts = content.get("parts", [])
-            kept = [p for p in parts if not p.get("thought")]
-            changed |= len(kept) != len(parts)
-            for part in kept:
-                if "functionCall" in part and self.route.family == "gemini":
-                    changed |= part.get("thoughtSignature") != "skip_thought_signature_validator"
-                    part["thoughtSignature"] = "skip_thought_signature_validator"
-                elif part.pop("thoughtSignature", None) is not None:
-                    changed = True
-            content["parts"] = kept or [{"text": "."}]
+        """After a signature 400: thoughts dropped, calls re-signed with the sentinel (Gemini) or thinking off."""
+        rewritten = without_signatures(self.request, self.route.family)
+        changed = rewritten != self.request
+        self.request = rewritten
         return changed
 
     def new_translator(self) -> _Closing:
@@ -174,7 +167,8 @@ def register(router: Router, services: Services, signatures: StoredSignatureCach
         sse = stream and request.query.get("alt", request.query.get("$alt")) == "sse"
         session_id = gemini_session_id(body)
         ctx = TranslateContext(request_id=request.request_id, session_id=session_id, signatures=signatures,
-                               now=time.time(), tool_loop_recovery=services.config.clients.tool_loop_recovery)
+                               schemas=services.schemas, now=time.time(),
+                               tool_loop_recovery=services.config.clients.tool_loop_recovery)
 
         def build(route: ModelRoute) -> GeminiPlan:
             return GeminiPlan(gemini_request_to_upstream(body, route, ctx), route, ctx, stream=stream, sse=sse,

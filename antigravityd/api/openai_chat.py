@@ -28,7 +28,7 @@ from antigravityd.translate.models import ModelRoute
 from antigravityd.translate.openai_chat import chat_request_to_upstream
 from antigravityd.translate.openai_chat_stream import ChatStreamTranslator
 from antigravityd.translate.session import openai_session_id
-from antigravityd.translate.signatures import content_key
+from antigravityd.translate.signatures import content_key, without_signatures
 
 if TYPE_CHECKING:
     from antigravityd.services import Services
@@ -76,21 +76,10 @@ class OpenAIChatPlan:
         return build_envelope(self.request, self.route, ctx)
 
     def rewrite_signatures(self) -> bool:
-        """After a signature 400: drop thought parts and use the documented sentinel on calls (§9.3)."""
-        changed = False
-        for content in self.request.get("contents", []):
-            parts = content.get("parts", [])
-            kept = [p for p in parts if not p.get("thought")]
-            if len(kept) != len(parts):
-                changed = True
-            for part in kept:
-                if "functionCall" in part and self.route.family == "gemini":
-                    if part.get("thoughtSignature") != "skip_thought_signature_validator":
-                        part["thoughtSignature"] = "skip_thought_signature_validator"
-                        changed = True
-                elif part.pop("thoughtSignature", None) is not None:
-                    changed = True
-            content["parts"] = kept or [{"text": "."}]
+        """After a signature 400: thoughts dropped, calls re-signed with the sentinel (Gemini) or thinking off."""
+        rewritten = without_signatures(self.request, self.route.family)
+        changed = rewritten != self.request
+        self.request = rewritten
         return changed
 
     def new_translator(self) -> _Finishing:
@@ -165,7 +154,7 @@ def register(router: Router, services: Services, signatures: StoredSignatureCach
         model = body.get("model")
         session_id = openai_session_id(body)
         ctx = TranslateContext(request_id=request.request_id, session_id=session_id, signatures=signatures,
-                               now=time.time(), new_id=random_id)
+                               schemas=services.schemas, now=time.time(), new_id=random_id)
 
         def build(route: ModelRoute) -> OpenAIChatPlan:
             return OpenAIChatPlan(chat_request_to_upstream(body, route, ctx), route, ctx, stream=stream,

@@ -29,6 +29,7 @@ from antigravityd.routing.lease import Lease
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import Action, RetryPolicy, RetryState, plan_unavailable
 from antigravityd.routing.state import PoolEvent, Unavailable, Why
+from antigravityd.translate.upstream_events import is_meaningful
 from antigravityd.upstream.client import CloudCodeClient, UpstreamStream
 from antigravityd.upstream.errors import UpstreamError
 from antigravityd.upstream.sse import HEARTBEAT
@@ -68,20 +69,6 @@ class _Failed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.kind.value)
         self.failure = failure
-
-
-def _meaningful(event: dict) -> bool:
-    """An event that makes the answer real: content of any kind, or the finish reason."""
-    for candidate in event.get("candidates") or ():
-        if not isinstance(candidate, dict):
-            continue
-        if candidate.get("finishReason"):
-            return True
-        for part in (candidate.get("content") or {}).get("parts") or ():
-            if isinstance(part, dict) and (part.get("text") or part.get("functionCall") or part.get("inlineData")
-                                           or part.get("executableCode") or part.get("codeExecutionResult")):
-                return True
-    return False
 
 
 class Pipeline:
@@ -220,7 +207,7 @@ class Pipeline:
                         raise _Failed(Failure(FailureKind.TIMEOUT, message="upstream sent only keep-alives"))
                     continue
                 pending.append(item)  # type: ignore[arg-type]
-                if _meaningful(item):  # type: ignore[arg-type]
+                if is_meaningful(item):  # type: ignore[arg-type]
                     return pending
             raise _Failed(Failure(FailureKind.EMPTY_RESPONSE, message="upstream answered with an empty stream"))
         raise _Failed(Failure(FailureKind.TIMEOUT, message="no answer from upstream in time"))
