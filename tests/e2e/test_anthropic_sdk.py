@@ -198,7 +198,8 @@ def test_tool_use_round_trip(gw: Gateway, model: str) -> None:
     second = create(gw, model=model, max_tokens=8000, tools=tools,
                     messages=[user(prompt), {"role": "assistant", "content": history},
                               user([{"type": "tool_result", "tool_use_id": tool["id"],
-                                     "content": [{"type": "text", "text": "sunny"}, {"type": "text", "text": "21C"}]}])])
+                                     "content": [{"type": "text", "text": "sunny"},
+                                                 {"type": "text", "text": "21C"}]}])])
     assert text(second) == "Tool results: get_weather -> sunny\n21C"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -342,7 +343,7 @@ def test_valid_bodies_translate_or_raise_client_error(body: dict, model: str):
         return  # e.g. every block empty: a clear 400, never a crash
     contents = t.contents
     assert contents and all(c["parts"] for c in contents)
-    assert all(a["role"] != b["role"] for a, b in zip(contents, contents[1:], strict=False))
+    assert all(a["role"] != b["role"] for a, b in itertools.pairwise(contents))
     if model.startswith("claude"):
         assert contents[-1]["role"] == "user"
         for i, content in enumerate(contents):  # every call is answered right after, in order

@@ -4,6 +4,7 @@ chunking of the same upstream parts gives the same message, and every event sequ
 from __future__ import annotations
 
 import base64
+import itertools
 from typing import Any
 
 from hypothesis import given, settings
@@ -98,7 +99,7 @@ def test_stop_reasons():
     assert run([event({"text": "x"}, finish="MAX_TOKENS")])[2]["stop_reason"] == "max_tokens"
     assert run([event({"text": "x"})], truncated=True)[2]["stop_reason"] == "max_tokens"
     assert run([event({"text": "x"}, finish="SAFETY")])[2]["stop_reason"] == "end_turn"
-    _, out, message = run([event({"text": "one STO"}), event({"text": "P two"}, finish="STOP")], stops=["STOP"])
+    _, _out, message = run([event({"text": "one STO"}), event({"text": "P two"}, finish="STOP")], stops=["STOP"])
     assert message["content"][0]["text"] == "one " and message["stop_sequence"] == "STOP"
     assert message["stop_reason"] == "stop_sequence"
 
@@ -106,7 +107,7 @@ def test_stop_reasons():
 def test_image_parts_and_empty_answers():
     _, _, message = run([event({"inlineData": {"mimeType": "image/png", "data": "AAAA"}}, finish="STOP")])
     assert message["content"] == [{"type": "text", "text": "![image](data:image/png;base64,AAAA)"}]
-    _, out, empty = run([event(finish="STOP")])
+    _, _out, empty = run([event(finish="STOP")])
     assert empty["content"] == [] and empty["stop_reason"] == "end_turn"
 
 
@@ -131,7 +132,7 @@ def test_feed_after_finish_is_ignored():
 def test_stop_scanner_is_chunking_invariant(text: str, cuts: list[int], stops: list[str]):
     bounds = sorted({0, len(text), *[min(c, len(text)) for c in cuts]})
     scanner = StopScanner(stops)
-    emitted = "".join(scanner.feed(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)) + scanner.flush()
+    emitted = "".join(scanner.feed(text[a:b]) for a, b in itertools.pairwise(bounds)) + scanner.flush()
     positions = [(text.find(s), s) for s in stops if s in text]
     if positions:
         at, _ = min(positions)
@@ -156,7 +157,7 @@ _part = st.one_of(
 
 def _chunked(parts: list[dict], cuts: list[int], finish: str | None) -> list[dict]:
     bounds = sorted({0, len(parts), *[min(c, len(parts)) for c in cuts]})
-    events = [event(*parts[a:b], rid="r") for a, b in zip(bounds, bounds[1:], strict=False)] or [event(rid="r")]
+    events = [event(*parts[a:b], rid="r") for a, b in itertools.pairwise(bounds)] or [event(rid="r")]
     if finish:
         events.append(event(finish=finish, usage={"promptTokenCount": 5, "candidatesTokenCount": 3}, rid="r"))
     return events
