@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from antigravityd.translate.models import ModelCaps, ModelRoute, model_caps
+from antigravityd.translate.schema import SchemaCache, clean_response_schema, clean_tool_schema
 from antigravityd.translate.signature_cache import NullSignatureCache, SignatureCache
 
 __all__ = ["TranslateContext", "random_id"]
@@ -28,6 +29,7 @@ class TranslateContext:
     ``now`` is the request's wall-clock time in seconds (translators never read a clock). ``model_info`` is the
     account's ``fetchAvailableModels`` entry for the upstream model when known (refines :func:`model_caps`).
     ``new_id`` makes the ids we invent (tool calls without upstream ids); tests inject a deterministic one.
+    ``schemas`` is the process's :class:`SchemaCache` (None: clean every schema afresh).
     """
 
     request_id: str
@@ -39,6 +41,13 @@ class TranslateContext:
     tool_loop_recovery: bool = True
     model_info: Mapping[str, Any] | None = None
     new_id: Callable[[str], str] = random_id
+    schemas: SchemaCache | None = None
 
     def caps(self, route: ModelRoute) -> ModelCaps:
         return model_caps(route.upstream, self.model_info)
+
+    def clean_tool_schema(self, schema: object) -> dict[str, Any]:
+        return self.schemas.clean_tool_schema(schema) if self.schemas else clean_tool_schema(schema)
+
+    def clean_response_schema(self, schema: object) -> dict[str, Any]:
+        return self.schemas.clean_response_schema(schema) if self.schemas else clean_response_schema(schema)

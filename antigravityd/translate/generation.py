@@ -185,7 +185,7 @@ def generation_config(
         config["topP"] = top_p
     if top_k is not None:
         config["topK"] = top_k
-    if candidate_count is not None and candidate_count > 1:
+    if candidate_count is not None and candidate_count > 1 and caps.family != "claude":  # Claude has no n
         config["candidateCount"] = candidate_count
     if stop:
         config["stopSequences"] = stop[:MAX_STOP_SEQUENCES]

@@ -13,10 +13,11 @@ from typing import Any
 
 from antigravityd.translate.signature_cache import usable_signature
 
-__all__ = ["normalize_contents"]
+__all__ = ["close_tool_loops", "normalize_contents"]
 
 PLACEHOLDER_TEXT = "."
 CONTINUE_TEXT = "Continue."
+INTERRUPTED_RESULT = "Tool execution interrupted. No result provided."
 
 
 def normalize_contents(contents: list[dict[str, Any]], family: str) -> list[dict[str, Any]]:
@@ -87,3 +88,34 @@ def _find(responses: list[dict[str, Any]], call: dict[str, Any]) -> dict[str, An
         if response.get("name") == call.get("name") and (not call_id or not response.get("id")):
             return part
     return None
+
+
+def close_tool_loops(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Answer every call that the next turn leaves unanswered with an "interrupted" result (§8.3).
+
+    Both model families refuse a history in which a model turn's calls are not all answered in the next user
+    turn; clients that cancel a tool run (Claude Code on Esc) send exactly that. Calls are matched by id, or by
+    name for id-less Gemini calls. A model turn with calls at the very end stays as it is (the caller decides).
+    """
+    out = list(contents)
+    for i, content in enumerate(out[:-1]):
+        if content.get("role") != "model":
+            continue
+        calls = [p["functionCall"] for p in content.get("parts", []) if isinstance(p.get("functionCall"), dict)]
+        if not calls:
+            continue
+        following = out[i + 1]
+        remaining = [p for p in following.get("parts", []) if isinstance(p.get("functionResponse"), dict)]
+        missing = []
+        for call in calls:
+            match = _find(remaining, call)
+            if match is None:
+                response = {"name": call.get("name", ""), "response": {"result": INTERRUPTED_RESULT}}
+                if call.get("id"):
+                    response["id"] = call["id"]
+                missing.append({"functionResponse": response})
+            else:
+                remaining.remove(match)
+        if missing:
+            out[i + 1] = _order_responses(content, {**following, "parts": [*missing, *following["parts"]]})
+    return out

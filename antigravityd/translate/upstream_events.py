@@ -9,41 +9,53 @@ the stream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["Candidate", "Chunk", "Part", "is_meaningful", "read_chunk", "unwrap"]
 
 PartKind = Literal["text", "thought", "call", "image", "other"]
+_NO_ARGS: Mapping[str, Any] = MappingProxyType({})
+
+# NamedTuples, not dataclasses: one of each is built per part of every stream event, and tuple construction is
+# several times cheaper than a frozen dataclass's __init__.
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     kind: PartKind
     text: str = ""
     signature: str | None = None
     name: str = ""
-    args: dict[str, Any] = field(default_factory=dict)
+    args: Mapping[str, Any] = _NO_ARGS
     call_id: str | None = None
     mime: str = ""
     data: str = ""
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = _NO_ARGS
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     index: int
     parts: tuple[Part, ...]
     finish_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(NamedTuple):
     candidates: tuple[Candidate, ...]
     usage: dict[str, Any] | None
     response_id: str | None
     model_version: str | None
     blocked: str | None  # promptFeedback.blockReason: the prompt itself was refused, no candidates follow
+
+
+# C-level constructors (skip the NamedTuples' Python-level __new__): all fields are always given positionally.
+_tuple_new = tuple.__new__
+
+
+def _new_part(kind: PartKind, *, text: str = "", signature: str | None = None, name: str = "",
+              args: Mapping[str, Any] = _NO_ARGS, call_id: str | None = None, mime: str = "", data: str = "",
+              raw: Mapping[str, Any] = _NO_ARGS) -> Part:
+    return _tuple_new(Part, (kind, text, signature, name, args, call_id, mime, data, raw))
 
 
 def unwrap(obj: object) -> dict[str, Any]:
@@ -55,31 +67,36 @@ def unwrap(obj: object) -> dict[str, Any]:
 
 
 def read_chunk(obj: object) -> Chunk:
+    # Hot path (every stream event): exact type checks and inline lookups, no helper calls per field.
     body = unwrap(obj)
-    candidates = []
+    candidates: tuple[Candidate, ...] = ()
     raw_candidates = body.get("candidates")
-    for position, raw in enumerate(raw_candidates if isinstance(raw_candidates, list) else []):
-        if not isinstance(raw, dict):
-            continue
-        index = raw.get("index")
-        index = index if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 64 else position
-        content = raw.get("content")
-        raw_parts = content.get("parts") if isinstance(content, dict) else None
-        parts = tuple(p for p in (_part(rp) for rp in (raw_parts if isinstance(raw_parts, list) else [])) if p)
-        reason = _get(raw, "finishReason", "finish_reason")
-        candidates.append(Candidate(index, parts, reason if isinstance(reason, str) and reason else None))
-    usage = _get(body, "usageMetadata", "usage_metadata")
-    feedback = _get(body, "promptFeedback", "prompt_feedback")
-    blocked = _get(feedback, "blockReason", "block_reason") if isinstance(feedback, dict) else None
-    response_id = _get(body, "responseId", "response_id")
-    model_version = _get(body, "modelVersion", "model_version")
-    return Chunk(
-        candidates=tuple(candidates),
-        usage=usage if isinstance(usage, dict) else None,
-        response_id=response_id if isinstance(response_id, str) and response_id else None,
-        model_version=model_version if isinstance(model_version, str) else None,
-        blocked=blocked if isinstance(blocked, str) and blocked else None,
-    )
+    if type(raw_candidates) is list:
+        found = []
+        for position, raw in enumerate(raw_candidates):
+            if type(raw) is not dict:
+                continue
+            index = raw.get("index", position)
+            if type(index) is not int or not 0 <= index < 64:
+                index = position
+            content = raw.get("content")
+            raw_parts = content.get("parts") if type(content) is dict else None
+            parts = tuple([p for p in map(_part, raw_parts) if p is not None]) if type(raw_parts) is list else ()
+            reason = raw.get("finishReason") or raw.get("finish_reason")
+            found.append(_tuple_new(Candidate, (index, parts, reason if type(reason) is str else None)))
+        candidates = tuple(found)
+    usage = body.get("usageMetadata") or body.get("usage_metadata")
+    feedback = body.get("promptFeedback") or body.get("prompt_feedback")
+    blocked = (feedback.get("blockReason") or feedback.get("block_reason")) if type(feedback) is dict else None
+    response_id = body.get("responseId") or body.get("response_id")
+    model_version = body.get("modelVersion") or body.get("model_version")
+    return _tuple_new(Chunk, (
+        candidates,
+        usage if type(usage) is dict else None,
+        response_id if type(response_id) is str else None,
+        model_version if type(model_version) is str else None,
+        blocked if type(blocked) is str else None,
+    ))
 
 
 def is_meaningful(obj: object) -> bool:
@@ -103,6 +120,9 @@ def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
 def _part(raw: object) -> Part | None:
     if not isinstance(raw, dict):
         return None
+    text = raw.get("text")
+    if type(text) is str and len(raw) == 1:  # the common case: a plain text fragment
+        return _tuple_new(Part, ("text", text, None, "", _NO_ARGS, None, "", "", raw))
     signature = _get(raw, "thoughtSignature", "thought_signature")
     signature = signature if isinstance(signature, str) and signature else None
     call = _get(raw, "functionCall", "function_call")
@@ -112,20 +132,19 @@ def _part(raw: object) -> Part | None:
             return None
         args = call.get("args")
         call_id = call.get("id")
-        return Part("call", name=name, args=args if isinstance(args, dict) else {}, signature=signature,
+        return _new_part("call", name=name, args=args if isinstance(args, dict) else {}, signature=signature,
                     call_id=call_id if isinstance(call_id, str) and call_id else None, raw=raw)
-    text = raw.get("text")
     if isinstance(text, str):
         kind: PartKind = "thought" if raw.get("thought") is True else "text"
-        return Part(kind, text=text, signature=signature, raw=raw)
+        return _new_part(kind, text=text, signature=signature, raw=raw)
     inline = _get(raw, "inlineData", "inline_data")
     if isinstance(inline, dict):
         mime = _get(inline, "mimeType", "mime_type")
         data = inline.get("data")
         if isinstance(data, str) and data:
-            return Part("image", mime=mime if isinstance(mime, str) and mime else "image/png", data=data,
+            return _new_part("image", mime=mime if isinstance(mime, str) and mime else "image/png", data=data,
                         signature=signature, raw=raw)
         return None
     if raw.get("thought") is True and signature:  # signature carrier without a text field
-        return Part("thought", text="", signature=signature, raw=raw)
-    return Part("other", signature=signature, raw=raw)
+        return _new_part("thought", text="", signature=signature, raw=raw)
+    return _new_part("other", signature=signature, raw=raw)

@@ -17,22 +17,17 @@ Reporting (open question §13 #14, decided here and tested):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Usage"]
 
-_FIELDS = {
-    "promptTokenCount": "prompt",
-    "candidatesTokenCount": "candidates",
-    "thoughtsTokenCount": "thoughts",
-    "cachedContentTokenCount": "cached",
-    "totalTokenCount": "total",
-}
+_FIELDS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount",
+           "totalTokenCount")  # in the order of Usage's fields
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
+    """Token counts of one response. A NamedTuple: one is built per stream event that carries usage."""
+
     prompt: int = 0
     candidates: int = 0
     thoughts: int = 0
@@ -44,12 +39,14 @@ class Usage:
         """This usage with the fields present in ``metadata`` (an upstream ``usageMetadata``) taking over."""
         if not isinstance(metadata, Mapping):
             return self
-        changes: dict[str, Any] = {}
-        for upstream, name in _FIELDS.items():
-            value = metadata.get(upstream)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                changes[name] = value
-        return replace(self, seen=True, **changes) if changes else self
+        values = [self.prompt, self.candidates, self.thoughts, self.cached, self.total, True]
+        changed = False
+        for i, key in enumerate(_FIELDS):
+            value = metadata.get(key)
+            if type(value) is int and value >= 0:
+                values[i] = value
+                changed = True
+        return Usage._make(values) if changed else self
 
     @property
     def output(self) -> int:

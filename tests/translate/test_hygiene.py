@@ -78,3 +78,19 @@ def test_normalized_contents_alternate_and_keep_every_non_empty_part(contents, f
                       and p.get("text") not in (".", "Continue."))
     assert kept(out) == kept(contents)
     assert normalize_contents(out, family) == out
+
+
+def test_close_tool_loops_answers_missing_calls_in_order():
+    from antigravityd.translate.hygiene import close_tool_loops
+
+    contents = [
+        {"role": "user", "parts": [{"text": "q"}]},
+        {"role": "model", "parts": [fc("a", "1"), fc("b", "2")]},
+        {"role": "user", "parts": [fr("b", "2"), {"text": "why did you stop?"}]},
+        {"role": "model", "parts": [fc("c")]},
+    ]
+    out = close_tool_loops(contents)
+    assert [p.get("functionResponse", {}).get("id") for p in out[2]["parts"]] == ["1", "2", None]
+    assert out[2]["parts"][0]["functionResponse"]["response"]["result"].startswith("Tool execution interrupted")
+    assert out[3] == contents[3]  # a trailing call turn is left to the caller
+    assert close_tool_loops(out) == out

@@ -11,8 +11,8 @@ from antigravityd.translate.schema import (
     TOOL_SCHEMA_KEYS,
     clean_response_schema,
     clean_tool_schema,
-    coerce_tool_args,
 )
+from antigravityd.translate.tool_args import coerce_tool_args
 from tests.support.schema_check import proto_schema_problems
 
 
@@ -403,3 +403,35 @@ def test_response_cleaner_never_raises_and_is_idempotent(schema):
 def test_coercion_never_raises_and_keeps_keys(args, schema):
     out = coerce_tool_args(args, clean_tool_schema(schema))
     assert set(out) == set(args)
+
+
+def test_schema_cache_returns_the_same_cleaning_and_counts_hits():
+    from antigravityd.translate.schema import SchemaCache
+
+    cache = SchemaCache(max_entries=2)
+    a = {"type": "object", "properties": {"x": {"type": ["string", "null"]}}}
+    b = {"properties": {"x": {"type": ["string", "null"]}}, "type": "object"}  # same schema, other key order
+    assert cache.clean_tool_schema(a) == clean_tool_schema(a)
+    assert cache.clean_tool_schema(b) is cache.clean_tool_schema(a)
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert cache.clean_response_schema(a) == clean_response_schema(a)  # separate entries per cleaner
+    cache.clean_tool_schema({"type": "string"})
+    cache.clean_tool_schema(a)
+    assert cache.misses == 4  # evicted by the bound of 2
+    deep: dict = {}
+    node = deep
+    for _ in range(300):  # deeper than orjson serialises: cleaned without caching
+        node["properties"] = {"x": {}}
+        node = node["properties"]["x"]
+    assert cache.clean_tool_schema(deep)["type"] == "object"
+    assert cache.clean_tool_schema({1: "x"}) == clean_tool_schema({1: "x"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(schemas)
+def test_cached_cleaning_equals_uncached(schema):
+    from antigravityd.translate.schema import SchemaCache
+
+    cache = SchemaCache()
+    assert cache.clean_tool_schema(schema) == clean_tool_schema(schema)
+    assert cache.clean_response_schema(schema) == clean_response_schema(schema)
