@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import orjson
 
 from antigravityd.translate.errors import ClientError
-from antigravityd.translate.schema import coerce_tool_args
 from antigravityd.translate.signature_cache import SignatureCache
 from antigravityd.translate.signature_forms import to_upstream_form
+from antigravityd.translate.tool_args import coerce_tool_args
 
 __all__ = [
     "EMPTY_ERROR_RESULT",

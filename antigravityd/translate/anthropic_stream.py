@@ -38,6 +38,8 @@ Event = tuple[str, dict[str, Any]]
 
 def dump_args(args: object) -> str:
     """Call arguments as JSON text; orjson refuses integers beyond 64 bits, the stdlib does not."""
+    if not isinstance(args, dict):
+        args = dict(args)  # type: ignore[call-overload]  # the reader's shared empty mapping is read-only
     try:
         return orjson.dumps(args).decode()
     except TypeError:
@@ -183,7 +185,7 @@ class AnthropicStreamTranslator:
     def _tool_use(self, part: Part, out: list[Event]) -> None:
         self._tool_uses += 1
         tool_id = part.call_id or self._tool_id()
-        self.recorder.call(tool_id, part.name, part.args, part.signature)
+        self.recorder.call(tool_id, part.name, dict(part.args), part.signature)
         index = self._index
         self._index += 1
         self._emit(out, "content_block_start", {
