@@ -14,7 +14,10 @@ __all__ = ["register"]
 
 def register(router: Router, services: Services) -> None:
     """Register the dialect APIs and the admin API on ``router``."""
-    from antigravityd.api import anthropic, models
+    from antigravityd.api import anthropic, models, responses
+    from antigravityd.api.dialect_state import DialectState
 
     models.register(router, services.catalog)
-    anthropic.register(router, services)
+    dialects = DialectState.for_services(services)  # one signature cache and schema cache for every dialect
+    anthropic.register(router, services, dialects)
+    responses.register(router, services, dialects)

@@ -31,15 +31,14 @@ from antigravityd.translate.context import TranslateContext
 from antigravityd.translate.envelope import build_envelope, system_instruction
 from antigravityd.translate.errors import ClientError
 from antigravityd.translate.generation import DEFAULT_THINKING_BUDGET, ThinkingRequest, generation_config
+from antigravityd.translate.history_repair import close_tool_loops, has_thoughts, sentinel_history, without_thoughts
 from antigravityd.translate.hygiene import normalize_contents
 from antigravityd.translate.models import ModelCaps, ModelRoute
-from antigravityd.translate.signature_cache import SENTINEL
 from antigravityd.translate.signatures import apply_history_signatures, claude_thinking_allowed
 from antigravityd.translate.tools import ToolChoice, ToolSet, tool_fields
 
-__all__ = ["INTERRUPTED_RESULT", "AnthropicRequest", "close_tool_loops", "translate_messages"]
+__all__ = ["AnthropicRequest", "translate_messages"]
 
-INTERRUPTED_RESULT = "Tool execution interrupted. No result provided."
 INTERLEAVED_THINKING = "interleaved-thinking-2025-05-14"
 _EFFORTS = ("low", "medium", "high", "max")
 
@@ -80,7 +79,7 @@ class AnthropicRequest:
         if not self.thinking_on:
             # Claude without thinking: no thinking blocks in history, and a ``-thinking`` id must be told "off"
             # explicitly (it thinks by default).
-            self.contents = normalize_contents(_without_thoughts(self.contents), "claude")
+            self.contents = normalize_contents(without_thoughts(self.contents), "claude")
             if self.caps.thinking_by_default:
                 self.generation["thinkingConfig"] = {"includeThoughts": False, "thinkingBudget": 0}
             return
@@ -98,12 +97,12 @@ class AnthropicRequest:
             return False
         self.rewritten = True
         if self.family == "claude":
-            if not self.thinking_on and not _has_thoughts(self.contents):
+            if not self.thinking_on and not has_thoughts(self.contents):
                 return False
             self.thinking = ThinkingRequest("off", include_thoughts=False)
             self._settle()
             return True
-        self.contents = normalize_contents(_sentinel_history(self.contents), self.family)
+        self.contents = normalize_contents(sentinel_history(self.contents), self.family)
         return True
 
     @property
@@ -259,83 +258,6 @@ def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any
         contents[-1] = {"role": role, "parts": merged}
     else:
         contents.append({"role": role, "parts": parts})
-
-
-def close_tool_loops(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Answer every unanswered call with an "interrupted" result and turn results that answer nothing into text,
-    so that each model turn's calls are answered exactly by the next user turn."""
-    out: list[dict[str, Any]] = []
-    pending: list[tuple[str, str]] = []  # (id, name) of the calls of the model turn just before
-    for content in contents:
-        parts = content["parts"]
-        if content["role"] == "model":
-            if pending:  # two model turns in a row cannot happen after merging; be safe anyway
-                out.append({"role": "user", "parts": _interrupted(pending)})
-            out.append(content)
-            pending = [(p["functionCall"].get("id") or "", p["functionCall"].get("name") or "")
-                       for p in parts if "functionCall" in p]
-            continue
-        by_id: dict[str, dict[str, Any]] = {}
-        rest: list[dict[str, Any]] = []
-        for part in parts:
-            response = part.get("functionResponse")
-            if response is None:
-                rest.append(part)
-            elif response.get("id") in by_id or response.get("id") not in {cid for cid, _ in pending}:
-                rest.append({"text": _orphan_text(response)})
-            else:
-                by_id[response["id"]] = part
-        responses = [by_id.get(cid) or _interrupted([(cid, name)])[0] for cid, name in pending]
-        out.append({"role": "user", "parts": responses + rest})
-        pending = []
-    if pending:
-        out.append({"role": "user", "parts": _interrupted(pending)})
-    return out
-
-
-def _interrupted(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [{"functionResponse": {"name": name or cid, "id": cid, "response": {"result": INTERRUPTED_RESULT}}}
-            for cid, name in calls]
-
-
-def _orphan_text(response: Mapping[str, Any]) -> str:
-    payload = response.get("response") or {}
-    value = payload.get("result", payload.get("error", "")) if isinstance(payload, dict) else payload
-    return f"[Result of an earlier tool call {response.get('id', '')}]\n{value}"
-
-
-def _without_thoughts(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for content in contents:
-        parts = [p for p in content["parts"] if p.get("thought") is not True]
-        if parts:
-            out.append({**content, "parts": parts})
-    return out
-
-
-def _has_thoughts(contents: list[dict[str, Any]]) -> bool:
-    return any(p.get("thought") is True for c in contents for p in c["parts"])
-
-
-def _sentinel_history(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for content in contents:
-        if content["role"] != "model":
-            out.append(content)
-            continue
-        parts = []
-        first = True
-        for part in content["parts"]:
-            if part.get("thought") is True:
-                continue
-            bare = {k: v for k, v in part.items() if k != "thoughtSignature"}
-            if "functionCall" in part and first:
-                bare["thoughtSignature"] = SENTINEL
-                first = False
-            parts.append(bare)
-        if parts:
-            out.append({**content, "parts": parts})
-    return out
 
 
 def _tools(tools: object, ctx: TranslateContext, family: str) -> ToolSet:

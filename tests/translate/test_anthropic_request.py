@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from antigravityd.translate.anthropic_content import EMPTY_ERROR_RESULT, EMPTY_RESULT, MAX_TOOL_RESULT_CHARS
-from antigravityd.translate.anthropic_request import INTERRUPTED_RESULT, close_tool_loops, translate_messages
+from antigravityd.translate.anthropic_request import translate_messages
 from antigravityd.translate.context import TranslateContext
 from antigravityd.translate.errors import ClientError
+from antigravityd.translate.history_repair import INTERRUPTED_RESULT, close_tool_loops
 from antigravityd.translate.models import resolve_model
 from antigravityd.translate.signature_cache import SENTINEL, MemorySignatureCache, SeenSignature
 from antigravityd.translate.signatures import content_key
