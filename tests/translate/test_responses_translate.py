@@ -84,7 +84,8 @@ def test_namespace_and_custom_tools():
 
 
 def test_reasoning_settings_and_format():
-    t = tr({"input": "x", "reasoning": {"effort": "high", "summary": "auto"}, "include": ["reasoning.encrypted_content"],
+    t = tr({"input": "x", "reasoning": {"effort": "high", "summary": "auto"},
+            "include": ["reasoning.encrypted_content"],
             "max_output_tokens": 900, "text": {"format": {"type": "json_schema", "name": "s",
                                                           "schema": {"type": "object", "properties": {}}}}})
     config = t.request()["generationConfig"]
