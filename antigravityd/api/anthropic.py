@@ -128,8 +128,9 @@ def register(router: Router, services: Services, state: DialectState | None = No
 
 
 async def flush_signatures(signatures: StoredSignatureCache) -> None:
-    """Persist what the answer's translator saw, even when the client has already gone."""
-    if signatures.pending:
+    """Persist what the answer's translator saw, even when the client has already gone — unless the background
+    writer (``StoredSignatureCache.run``) does it."""
+    if signatures.pending and not signatures.writer_running:
         with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
             await signatures.flush()
 
