@@ -27,6 +27,7 @@ __all__ = ["DONE", "KEEPALIVE", "CompletionsPlan", "ResponsesPlan"]
 
 KEEPALIVE = b": keep-alive\n\n"
 DONE = "[DONE]"
+_TERMINAL = frozenset({"response.completed", "response.incomplete"})
 _RATE = frozenset({FailureKind.RATE_LIMITED, FailureKind.QUOTA_EXHAUSTED, FailureKind.RESOURCE_EXHAUSTED})
 
 
@@ -49,6 +50,7 @@ class ResponsesPlan:
         self.upstream_model = translated.route.upstream
         self.signatures = signatures
         self._current: ResponsesStreamTranslator | None = None
+        self._remembered: ResponsesStreamTranslator | None = None
 
     @property
     def upstream_headers(self) -> dict[str, str]:
@@ -72,6 +74,10 @@ class ResponsesPlan:
         return "text/event-stream"
 
     def encode(self, items: Sequence[Any]) -> bytes:
+        if self._current is not None and items and items[-1][0] in _TERMINAL:
+            # Remember before the last bytes go out: Codex hangs up on response.completed, which cancels the
+            # request before the pipeline's own remember() runs.
+            self.remember(self._current)
         return b"".join(encode_event(data, name) for name, data in items)
 
     def keepalive(self) -> bytes:
@@ -91,7 +97,9 @@ class ResponsesPlan:
         return u.prompt, u.candidates, u.cached, u.thoughts
 
     def remember(self, translator: ResponsesStreamTranslator) -> None:  # type: ignore[override]
-        self.signatures.remember(translator.seen)
+        if self._remembered is not translator:
+            self._remembered = translator
+            self.signatures.remember(translator.seen)
 
 
 class CompletionsPlan:
