@@ -366,3 +366,12 @@ def test_image_data_must_be_base64(gw: Gateway) -> None:
     with pytest.raises(anthropic.BadRequestError):
         client(gw).messages.create(model=GEMINI, max_tokens=10, messages=[user([
             {"type": "image", "source": {"type": "base64", "media_type": "text/html", "data": bad}}])])
+
+
+@pytest.mark.slow
+def test_pings_while_upstream_is_silent(fresh: Gateway) -> None:
+    """A stall longer than the keep-alive interval (15 s) fills the silence with Anthropic ``ping`` events."""
+    fresh.fake.inject("stall", times=None, after_events=1, delay_ms=16_500)
+    r, message = raw_stream(fresh, {"model": SONNET, "max_tokens": 200, "messages": [user("[[chunks:3]] slow")]})
+    assert b"event: ping\ndata: {\"type\":\"ping\"}\n\n" in r.content
+    assert text(message).startswith("Echo: slow") and message["stop_reason"] == "end_turn"
