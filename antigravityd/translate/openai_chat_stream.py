@@ -30,13 +30,11 @@ from typing import Any
 from antigravityd.translate.context import random_id
 from antigravityd.translate.signature_cache import SeenSignature
 from antigravityd.translate.signatures import SignatureRecorder
-from antigravityd.translate.upstream_events import Part, read_chunk
+from antigravityd.translate.upstream_events import FILTERED_REASONS, Part, read_chunk
 from antigravityd.translate.usage import Usage
 
 __all__ = ["ChatStreamTranslator", "openai_finish_reason"]
 
-_FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
-                       "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
 
 
 def openai_finish_reason(upstream: str | None, *, made_calls: bool, truncated: bool) -> str:
@@ -44,7 +42,7 @@ def openai_finish_reason(upstream: str | None, *, made_calls: bool, truncated: b
         return "length"
     if made_calls:
         return "tool_calls"
-    if upstream in _FILTERED:
+    if upstream in FILTERED_REASONS:
         return "content_filter"
     return "stop"
 
@@ -84,6 +82,7 @@ class ChatStreamTranslator:
         self.response_id: str | None = None
         self._new_id = new_id
         self._choices: dict[int, _Choice] = {}
+        self._call_ids: set[str] = set()
         self._recorder = SignatureRecorder(family, session_id)
 
     @property
@@ -194,7 +193,9 @@ class ChatStreamTranslator:
             choice.text.append(part.text)
             return {"content": part.text}
         if part.kind == "call":
-            call_id = part.call_id or self._new_id("call_")
+            # an id seen twice would make the client pair results wrongly: only the first keeps the upstream's
+            call_id = part.call_id if part.call_id and part.call_id not in self._call_ids else self._new_id("call_")
+            self._call_ids.add(call_id)
             self._recorder.call(call_id, part.name, part.args, part.signature)
             call = {"index": len(choice.tool_calls), "id": call_id, "type": "function",
                     "function": {"name": part.name,

@@ -90,8 +90,12 @@ def anthropic_session_id(body: Any) -> str:
 
 
 def responses_session_id(body: Any) -> str:
+    """Codex names its conversation in ``prompt_cache_key``; use that when present, else the text rule."""
     if not isinstance(body, dict):
         return session_id_from_texts((), None)
+    key = body.get("prompt_cache_key")
+    if isinstance(key, str) and key:
+        return _sid(key)
     items = body.get("input")
     if isinstance(items, str):
         return session_id_from_texts([items], items)

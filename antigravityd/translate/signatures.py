@@ -27,6 +27,7 @@ import hashlib
 import json
 from typing import Any
 
+from antigravityd.translate.hygiene import normalize_contents
 from antigravityd.translate.signature_cache import SENTINEL, SeenSignature, SignatureCache, usable_signature
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "call_key",
     "claude_thinking_allowed",
     "content_key",
+    "without_signatures",
 ]
 
 MIN_CONTENT_LENGTH = 20  # thinking shorter than this is not worth a content-cache entry
@@ -209,3 +211,31 @@ class SignatureRecorder:
 
     def _add(self, kind: str, key: str, signature: str) -> None:
         self.seen.append(SeenSignature(kind, key, signature, self.family))  # type: ignore[arg-type]
+
+
+def without_signatures(request: dict[str, Any], family: str) -> dict[str, Any]:
+    """The request rewritten for the one retry after an upstream signature error (§9.3, last paragraph).
+
+    Gemini targets: thought parts go, every replayed call carries the sentinel (which Gemini always accepts).
+    Claude targets: thought parts go and thinking is switched off (the sentinel is never valid for Claude).
+    Pure: returns a new request.
+    """
+    contents = []
+    for content in request.get("contents", []):
+        if content.get("role") != "model":
+            contents.append(content)
+            continue
+        parts = []
+        for part in content.get("parts", []):
+            if part.get("thought") is True:
+                continue
+            bare = {k: v for k, v in part.items() if k != "thoughtSignature"}
+            if family != "claude" and "functionCall" in part:
+                bare["thoughtSignature"] = SENTINEL
+            parts.append(bare)
+        contents.append({**content, "parts": parts})
+    out = {**request, "contents": normalize_contents(contents, family)}
+    config = request.get("generationConfig")
+    if family == "claude" and isinstance(config, dict) and "thinkingConfig" in config:
+        out["generationConfig"] = {k: v for k, v in config.items() if k != "thinkingConfig"}
+    return out

@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["Candidate", "Chunk", "Part", "is_meaningful", "read_chunk", "unwrap"]
+__all__ = ["FILTERED_REASONS", "Candidate", "Chunk", "Part", "is_meaningful", "read_chunk", "unwrap"]
+
+FILTERED_REASONS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+                              "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
+"""Finish reasons that mean the output was withheld for policy reasons."""
 
 PartKind = Literal["text", "thought", "call", "image", "other"]
 _NO_ARGS: Mapping[str, Any] = MappingProxyType({})

@@ -69,7 +69,7 @@ class Usage(NamedTuple):
     def responses(self) -> dict[str, Any]:
         return {
             "input_tokens": self.prompt,
-            "input_tokens_details": {"cached_tokens": self.cached},
+            "input_tokens_details": {"cached_tokens": self.cached, "cache_write_tokens": 0},
             "output_tokens": self.output,
             "output_tokens_details": {"reasoning_tokens": self.thoughts},
             "total_tokens": self.prompt + self.output,

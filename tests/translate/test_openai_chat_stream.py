@@ -221,3 +221,9 @@ def test_any_chunking_gives_the_same_result_as_the_completion(script, cuts, trun
     assert one.get("content") == message.get("content") and one.get("reasoning_content") == message.get(
         "reasoning_content")
     assert [c["function"] for c in one.get("tool_calls", [])] == [c["function"] for c in message.get("tool_calls", [])]
+
+
+def test_duplicate_upstream_call_ids_are_replaced():
+    _, chunks = run([wrap([call("a", {}, "toolu_1"), call("b", {}, "toolu_1")], finish="STOP", usage=USAGE)])
+    ids_seen = [c["id"] for c in check_chat_stream(chunks, include_usage=True).choices[0].tool_calls]
+    assert ids_seen[0] == "toolu_1" and ids_seen[1] != "toolu_1"

@@ -86,3 +86,9 @@ def test_never_raises_and_always_well_formed(body):
     for derive in (openai_session_id, gemini_session_id, anthropic_session_id, responses_session_id):
         assert SID.fullmatch(derive(body))
     assert SID.fullmatch(session_id_from_texts([], body))
+
+
+def test_responses_prompt_cache_key_names_the_conversation():
+    body = bodies("codex-cli.json", "/v1/responses")[0]
+    assert responses_session_id(body) == expected(body["prompt_cache_key"])
+    assert responses_session_id({**body, "prompt_cache_key": ""}) != responses_session_id(body)

@@ -255,3 +255,22 @@ def test_history_rules_hold_for_any_history(contents, family):
         if family == "gemini" and calls_after:
             first = next(p for p in after["parts"] if "functionCall" in p)
             assert first.get("thoughtSignature")
+
+
+def test_without_signatures_for_the_retry():
+    from antigravityd.translate.signatures import without_signatures
+
+    request = {"contents": [user({"text": "q"}),
+                            model({"text": "t", "thought": True, "thoughtSignature": CLA}, call("f", signature=GEM),
+                                  {"text": "a", "thoughtSignature": GEM}),
+                            model({"text": "only thinking", "thought": True}),
+                            user({"functionResponse": {}})],
+               "generationConfig": {"maxOutputTokens": 10, "thinkingConfig": {"thinkingBudget": 5}}}
+    gemini = without_signatures(request, "gemini")
+    assert gemini["contents"][1]["parts"] == [{"functionCall": {"name": "f", "args": {}},
+                                               "thoughtSignature": SENTINEL}, {"text": "a"}]
+    assert len(gemini["contents"]) == 3 and gemini["generationConfig"] == request["generationConfig"]
+    claude = without_signatures(request, "claude")
+    assert claude["contents"][1]["parts"] == [{"functionCall": {"name": "f", "args": {}}}, {"text": "a"}]
+    assert claude["generationConfig"] == {"maxOutputTokens": 10}
+    assert request["contents"][1]["parts"][0]["thought"] is True  # input untouched

@@ -22,6 +22,7 @@ def test_usage_per_dialect():
     assert usage.anthropic() == {"input_tokens": 70, "output_tokens": 55, "cache_read_input_tokens": 30,
                                  "cache_creation_input_tokens": 0}
     assert usage.responses()["output_tokens_details"] == {"reasoning_tokens": 40}
+    assert usage.responses()["input_tokens_details"] == {"cached_tokens": 30, "cache_write_tokens": 0}
     assert usage.gemini() == {"promptTokenCount": 100, "candidatesTokenCount": 15, "totalTokenCount": 155,
                               "thoughtsTokenCount": 40, "cachedContentTokenCount": 30}
 
