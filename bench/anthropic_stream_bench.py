@@ -114,8 +114,9 @@ async def phase(target: Target, prompt: str, streams: int, concurrency: int, dae
 def show(row: dict) -> None:
     cpu = row["daemon_cpu_ms_per_stream"]
     mem = f"  RSS {row['daemon_VmRSS_mb']:.0f} MB, peak {row['daemon_VmHWM_mb']:.0f} MB" if cpu is not None else ""
-    print(f"  {row['target']:>6}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms"
-          f"  p99 {row['ttfb_p99_ms']:7.1f} ms" + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
+    print(f"  {row['target']:>6}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
+          f"  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms  p99 {row['ttfb_p99_ms']:7.1f} ms"
+          + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
           + mem + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)
 
 
@@ -152,7 +153,7 @@ def main() -> None:
     p.add_argument("--slow", type=int, default=1000)
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1000 streams = 3000+ sockets across processes
     os.sched_setaffinity(0, {1})  # load generator and (inherited) fake on CPU 1
     work = Path(tempfile.mkdtemp(prefix="agd-bench-"))
