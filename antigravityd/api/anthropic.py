@@ -25,13 +25,13 @@ from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.state import Unavailable
 from antigravityd.translate.anthropic_extras import (
     background_task,
-    estimate_tokens,
     is_warmup,
     warmup_events,
     warmup_message,
 )
 from antigravityd.translate.anthropic_request import translate_messages
 from antigravityd.translate.context import TranslateContext
+from antigravityd.translate.count_tokens import estimate_tokens
 from antigravityd.translate.errors import ClientError
 from antigravityd.translate.models import ModelRoute
 from antigravityd.translate.session import anthropic_session_id

@@ -28,6 +28,7 @@ from typing import Any
 
 from antigravityd.translate.anthropic_content import assistant_parts, user_parts
 from antigravityd.translate.context import TranslateContext
+from antigravityd.translate.count_tokens import count_tokens_body
 from antigravityd.translate.envelope import build_envelope, system_instruction
 from antigravityd.translate.errors import ClientError
 from antigravityd.translate.generation import DEFAULT_THINKING_BUDGET, ThinkingRequest, generation_config
@@ -132,13 +133,7 @@ class AnthropicRequest:
 
     def count_request(self) -> dict[str, Any]:
         """The ``countTokens`` request: only what is counted (§1.3 — no ids, session or generation config)."""
-        out: dict[str, Any] = {"contents": self.contents}
-        system = system_instruction(self.system_texts)
-        if system is not None:
-            out["systemInstruction"] = system
-        if self.tools:
-            out["tools"] = self.tools
-        return out
+        return count_tokens_body(self.request())["request"]
 
 
 # ---------------------------------------------------------------------------------------------------- entry
