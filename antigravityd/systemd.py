@@ -57,6 +57,9 @@ def notify(*lines: str) -> bool:
     elif address[0] != "/":
         return False  # vsock and other address families are not used by our units
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        # Never block the event loop: a receiver that stopped reading (a full datagram queue) loses this message
+        # instead of freezing the daemon (EAGAIN is an OSError).
+        sock.setblocking(False)
         try:
             sock.connect(address)
             sock.sendall("\n".join(lines).encode())

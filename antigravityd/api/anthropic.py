@@ -15,6 +15,7 @@ import trio
 
 from antigravityd.accounts.tokens import TokenUnavailable
 from antigravityd.api.anthropic_plan import AnthropicPlan, encode_events, new_message_id
+from antigravityd.api.dialect_state import DialectState
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.api.proxy import BadRequest, client_error, parse_body, run_plan
 from antigravityd.http.message import Request, Response, json_response
@@ -24,13 +25,13 @@ from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.state import Unavailable
 from antigravityd.translate.anthropic_extras import (
     background_task,
-    estimate_tokens,
     is_warmup,
     warmup_events,
     warmup_message,
 )
 from antigravityd.translate.anthropic_request import translate_messages
 from antigravityd.translate.context import TranslateContext
+from antigravityd.translate.count_tokens import estimate_tokens
 from antigravityd.translate.errors import ClientError
 from antigravityd.translate.models import ModelRoute
 from antigravityd.translate.session import anthropic_session_id
@@ -40,7 +41,7 @@ from antigravityd.upstream.errors import UpstreamError
 if TYPE_CHECKING:
     from antigravityd.services import Services
 
-__all__ = ["register"]
+__all__ = ["flush_signatures", "register"]
 
 FLUSH_TIMEOUT = 2.0
 COUNT_TIMEOUT = 15.0
@@ -65,15 +66,10 @@ async def _warmup(request: Request, model: str, stream: bool) -> Response | None
     return None
 
 
-def register(router: Router, services: Services) -> None:
-    # One cache per daemon process; the request handlers below share it.
-    signatures = StoredSignatureCache(services.repo, counter=services.metrics.signature_cache)
+def register(router: Router, services: Services, state: DialectState | None = None) -> None:
+    state = state or DialectState.for_services(services)
+    signatures, schemas = state.signatures, state.schemas
     clients = services.config.clients
-
-    async def flush() -> None:
-        if signatures.pending:
-            with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
-                await signatures.flush()
 
     async def messages(request: Request) -> Response | None:
         try:
@@ -89,7 +85,7 @@ def register(router: Router, services: Services) -> None:
         if clients.background_model and isinstance(model, str) and background_task(body):
             target = clients.background_model
         ctx = TranslateContext(request_id=request.request_id, session_id=session_id, signatures=signatures,
-                               tool_loop_recovery=clients.tool_loop_recovery)
+                               tool_loop_recovery=clients.tool_loop_recovery, schemas=schemas)
 
         def build(route: ModelRoute) -> AnthropicPlan:
             translated = translate_messages(body, route, ctx)
@@ -100,7 +96,7 @@ def register(router: Router, services: Services) -> None:
             return await run_plan(request, services, dialect=Dialect.ANTHROPIC, model=target, stream=stream,
                                   session_id=session_id, build=build)
         finally:
-            await flush()
+            await flush_signatures(signatures)
 
     async def count_tokens(request: Request) -> Response:
         try:
@@ -111,7 +107,7 @@ def register(router: Router, services: Services) -> None:
         try:
             route = services.catalog.resolve(body.get("model"))
             ctx = TranslateContext(request_id=request.request_id, session_id=session_id, signatures=signatures,
-                                   tool_loop_recovery=clients.tool_loop_recovery)
+                                   tool_loop_recovery=clients.tool_loop_recovery, schemas=schemas)
             counted = translate_messages(body, route, ctx).count_request()
         except ClientError as e:
             return client_error(Dialect.ANTHROPIC, e)
@@ -129,6 +125,14 @@ def register(router: Router, services: Services) -> None:
     router.post("/v1/messages/count_tokens", count_tokens)
     router.post("/v1/api/event_logging", discard, watch_client=False)
     router.post("/v1/api/event_logging/batch", discard, watch_client=False)
+
+
+async def flush_signatures(signatures: StoredSignatureCache) -> None:
+    """Persist what the answer's translator saw, even when the client has already gone — unless the background
+    writer (``StoredSignatureCache.run``) does it."""
+    if signatures.pending and not signatures.writer_running:
+        with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
+            await signatures.flush()
 
 
 async def _upstream_count(services: Services, model: str, counted: dict[str, Any]) -> int | None:

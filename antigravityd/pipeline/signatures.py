@@ -4,9 +4,10 @@ store, so a restart (or another instance sharing the database) keeps what the up
 Translators are pure and read synchronously, so the store is consulted *before* translation: the API layer asks
 :meth:`StoredSignatureCache.prefetch` for the keys a request can need (tool-call ids of the recent turns, hashes
 of returned thinking text, the session id), which loads the misses from the store into memory. After a successful
-answer the plan's ``remember`` hands over what the translator saw; :meth:`flush` writes it (the API layer calls it
-once the answer is out, so writes never delay a response). Keys looked up in vain are remembered for a while, so a
-long history with foreign tool ids costs the store one lookup per id, not one per turn.
+answer the plan's ``remember`` hands over what the translator saw; the supervised :meth:`run` task writes it soon
+after (when that task is not running, the API layer calls :meth:`flush` itself once the answer is out). Keys
+looked up in vain are remembered for a while, so a long history with foreign tool ids costs the store one lookup
+per id, not one per turn.
 
 The store knows three kinds (``tool_call``, ``session``, ``content``); the translators' fourth, ``call`` (a hash
 of a call's name and arguments, keyed ``fc-…``), is stored under ``tool_call`` — its keys cannot collide with
@@ -21,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import trio
+
 from antigravityd.store import Repository, StoreUnavailable
 from antigravityd.translate.signature_cache import MemorySignatureCache, SeenSignature, SignatureKind
 
@@ -33,6 +36,7 @@ MAX_PREFETCH = 64  # store lookups per request at most (the oldest turns are the
 MAX_PENDING = 5_000  # unwritten records kept when the store is down; the oldest are dropped beyond this
 MISS_TTL = 300.0
 MAX_MISSES = 20_000
+RETRY_AFTER_OUTAGE = 5.0
 
 
 def _store_kind(kind: str) -> str:
@@ -55,6 +59,8 @@ class StoredSignatureCache:
         self._children: dict[tuple[str, str], Any] = {}
         self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._pending: list[SeenSignature] = []
+        self._wake = trio.Event()
+        self.writer_running = False
 
     # -------------------------------------------------------------------------------- read side (translators)
 
@@ -121,10 +127,27 @@ class StoredSignatureCache:
             self._pending.append(record)
         if len(self._pending) > MAX_PENDING:
             del self._pending[: len(self._pending) - MAX_PENDING]
+        if self._pending:
+            self._wake.set()
 
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    async def run(self) -> None:
+        """The background writer (for the daemon's supervisor): persist remembered signatures as they come, so
+        no response waits for the store."""
+        self.writer_running = True
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake = trio.Event()
+                await self.flush()
+                if self._pending:  # the store is down: try again in a while
+                    await trio.sleep(RETRY_AFTER_OUTAGE)
+                    self._wake.set()
+        finally:
+            self.writer_running = False
 
     async def flush(self) -> None:
         """Write what was remembered since the last flush. A store outage keeps the records for the next try."""

@@ -4,24 +4,18 @@
   quota unit per session for no loss (:func:`is_warmup`, :func:`warmup_events`, :func:`warmup_message`).
 * **Background tasks.** Title generation and short summaries need no frontier model; when the operator names a
   cheap one (``clients.background_model``), :func:`background_task` recognises them so they can be routed there.
-* **Token estimates.** ``count_tokens`` falls back to :func:`estimate_tokens` (characters / 4, images at Gemini's
-  258 tokens) when the upstream cannot answer.
 
 All pure; nothing here reads the clock or keeps content.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 __all__ = [
     "WARMUP_TEXT",
     "background_task",
-    "estimate_tokens",
     "is_warmup",
     "warmup_events",
     "warmup_message",
@@ -125,30 +119,3 @@ def background_task(body: Mapping[str, Any]) -> str | None:
         if needle in haystack:
             return kind
     return None
-
-
-def estimate_tokens(request: Mapping[str, Any]) -> int:
-    """A local estimate for an upstream ``request``: characters / 4 over texts, call arguments, tool results and
-    tool declarations, plus 258 per inline image or file (Gemini's per-image cost)."""
-    chars = 0
-    blobs = 0
-    contents = list(request.get("contents") or [])
-    system = request.get("systemInstruction")
-    if isinstance(system, dict):
-        contents.append(system)
-    for content in contents:
-        for part in content.get("parts", ()) if isinstance(content, dict) else ():
-            if not isinstance(part, dict):
-                continue
-            if isinstance(part.get("text"), str):
-                chars += len(part["text"])
-            if isinstance(part.get("functionCall"), dict):
-                call = part["functionCall"]
-                chars += len(str(call.get("name", ""))) + len(orjson.dumps(call.get("args", {})))
-            if isinstance(part.get("functionResponse"), dict):
-                chars += len(orjson.dumps(part["functionResponse"].get("response", {})))
-            if "inlineData" in part or "fileData" in part:
-                blobs += 1
-    for tool in request.get("tools") or ():
-        chars += len(orjson.dumps(tool))
-    return math.ceil(chars / 4) + 258 * blobs

@@ -28,20 +28,19 @@ from typing import Any
 
 from antigravityd.translate.anthropic_content import assistant_parts, user_parts
 from antigravityd.translate.context import TranslateContext
+from antigravityd.translate.count_tokens import count_tokens_body
 from antigravityd.translate.envelope import build_envelope, system_instruction
 from antigravityd.translate.errors import ClientError
 from antigravityd.translate.generation import DEFAULT_THINKING_BUDGET, ThinkingRequest, generation_config
+from antigravityd.translate.history_repair import close_tool_loops, has_thoughts, sentinel_history, without_thoughts
 from antigravityd.translate.hygiene import normalize_contents
 from antigravityd.translate.models import ModelCaps, ModelRoute
-from antigravityd.translate.schema import clean_tool_schema
-from antigravityd.translate.signature_cache import SENTINEL
 from antigravityd.translate.signatures import apply_history_signatures, claude_thinking_allowed
+from antigravityd.translate.tools import ToolChoice, ToolSet, tool_fields
 
-__all__ = ["INTERRUPTED_RESULT", "AnthropicRequest", "close_tool_loops", "translate_messages"]
+__all__ = ["AnthropicRequest", "translate_messages"]
 
-INTERRUPTED_RESULT = "Tool execution interrupted. No result provided."
 INTERLEAVED_THINKING = "interleaved-thinking-2025-05-14"
-_SEARCH_TOOLS = ("web_search",)
 _EFFORTS = ("low", "medium", "high", "max")
 
 
@@ -81,7 +80,7 @@ class AnthropicRequest:
         if not self.thinking_on:
             # Claude without thinking: no thinking blocks in history, and a ``-thinking`` id must be told "off"
             # explicitly (it thinks by default).
-            self.contents = normalize_contents(_without_thoughts(self.contents), "claude")
+            self.contents = normalize_contents(without_thoughts(self.contents), "claude")
             if self.caps.thinking_by_default:
                 self.generation["thinkingConfig"] = {"includeThoughts": False, "thinkingBudget": 0}
             return
@@ -99,12 +98,12 @@ class AnthropicRequest:
             return False
         self.rewritten = True
         if self.family == "claude":
-            if not self.thinking_on and not _has_thoughts(self.contents):
+            if not self.thinking_on and not has_thoughts(self.contents):
                 return False
             self.thinking = ThinkingRequest("off", include_thoughts=False)
             self._settle()
             return True
-        self.contents = normalize_contents(_sentinel_history(self.contents), self.family)
+        self.contents = normalize_contents(sentinel_history(self.contents), self.family)
         return True
 
     @property
@@ -134,13 +133,7 @@ class AnthropicRequest:
 
     def count_request(self) -> dict[str, Any]:
         """The ``countTokens`` request: only what is counted (§1.3 — no ids, session or generation config)."""
-        out: dict[str, Any] = {"contents": self.contents}
-        system = system_instruction(self.system_texts)
-        if system is not None:
-            out["systemInstruction"] = system
-        if self.tools:
-            out["tools"] = self.tools
-        return out
+        return count_tokens_body(self.request())["request"]
 
 
 # ---------------------------------------------------------------------------------------------------- entry
@@ -158,8 +151,12 @@ def translate_messages(body: Mapping[str, Any], route: ModelRoute, ctx: Translat
         raise ClientError("max_tokens must be a positive integer", param="max_tokens")
 
     system_texts = _system_texts(body.get("system"))
-    tools, schemas = _tools(body.get("tools"))
-    tool_config, forced = _tool_choice(body.get("tool_choice"), [d["name"] for d in _declarations(tools)], family)
+    toolset = _tools(body.get("tools"), ctx, family)
+    choice = _tool_choice(body.get("tool_choice"))
+    toolset.check_choice(choice, "tool_choice.name")
+    forced = choice is not None and choice.mode == "ANY" and bool(toolset.declarations)
+    tool_request = tool_fields(toolset, choice)
+    schemas = toolset.schemas
     names: dict[str, str] = {}
     contents: list[dict[str, Any]] = []
     for index, role, blocks in _turns(messages, system_texts):
@@ -181,8 +178,9 @@ def translate_messages(body: Mapping[str, Any], route: ModelRoute, ctx: Translat
     if family == "claude" and (forced or not claude_thinking_allowed(contents)):
         thinking = ThinkingRequest("off", include_thoughts=False)
     return AnthropicRequest(
-        route=route, caps=ctx.caps(route), ctx=ctx, contents=contents, system_texts=system_texts, tools=tools,
-        tool_config=tool_config, thinking=thinking, max_tokens=max_tokens, sampling=_sampling(body),
+        route=route, caps=ctx.caps(route), ctx=ctx, contents=contents, system_texts=system_texts,
+        tools=tool_request.get("tools", []), tool_config=tool_request.get("toolConfig"), thinking=thinking,
+        max_tokens=max_tokens, sampling=_sampling(body),
         stop_sequences=_stop_sequences(body.get("stop_sequences")),
     )
 
@@ -257,144 +255,43 @@ def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any
         contents.append({"role": role, "parts": parts})
 
 
-def close_tool_loops(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Answer every unanswered call with an "interrupted" result and turn results that answer nothing into text,
-    so that each model turn's calls are answered exactly by the next user turn."""
-    out: list[dict[str, Any]] = []
-    pending: list[tuple[str, str]] = []  # (id, name) of the calls of the model turn just before
-    for content in contents:
-        parts = content["parts"]
-        if content["role"] == "model":
-            if pending:  # two model turns in a row cannot happen after merging; be safe anyway
-                out.append({"role": "user", "parts": _interrupted(pending)})
-            out.append(content)
-            pending = [(p["functionCall"].get("id") or "", p["functionCall"].get("name") or "")
-                       for p in parts if "functionCall" in p]
-            continue
-        by_id: dict[str, dict[str, Any]] = {}
-        rest: list[dict[str, Any]] = []
-        for part in parts:
-            response = part.get("functionResponse")
-            if response is None:
-                rest.append(part)
-            elif response.get("id") in by_id or response.get("id") not in {cid for cid, _ in pending}:
-                rest.append({"text": _orphan_text(response)})
-            else:
-                by_id[response["id"]] = part
-        responses = [by_id.get(cid) or _interrupted([(cid, name)])[0] for cid, name in pending]
-        out.append({"role": "user", "parts": responses + rest})
-        pending = []
-    if pending:
-        out.append({"role": "user", "parts": _interrupted(pending)})
-    return out
-
-
-def _interrupted(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [{"functionResponse": {"name": name or cid, "id": cid, "response": {"result": INTERRUPTED_RESULT}}}
-            for cid, name in calls]
-
-
-def _orphan_text(response: Mapping[str, Any]) -> str:
-    payload = response.get("response") or {}
-    value = payload.get("result", payload.get("error", "")) if isinstance(payload, dict) else payload
-    return f"[Result of an earlier tool call {response.get('id', '')}]\n{value}"
-
-
-def _without_thoughts(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for content in contents:
-        parts = [p for p in content["parts"] if p.get("thought") is not True]
-        if parts:
-            out.append({**content, "parts": parts})
-    return out
-
-
-def _has_thoughts(contents: list[dict[str, Any]]) -> bool:
-    return any(p.get("thought") is True for c in contents for p in c["parts"])
-
-
-def _sentinel_history(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for content in contents:
-        if content["role"] != "model":
-            out.append(content)
-            continue
-        parts = []
-        first = True
-        for part in content["parts"]:
-            if part.get("thought") is True:
-                continue
-            bare = {k: v for k, v in part.items() if k != "thoughtSignature"}
-            if "functionCall" in part and first:
-                bare["thoughtSignature"] = SENTINEL
-                first = False
-            parts.append(bare)
-        if parts:
-            out.append({**content, "parts": parts})
-    return out
-
-
-def _tools(tools: object) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(upstream ``tools``, client schemas by tool name for argument coercion)."""
+def _tools(tools: object, ctx: TranslateContext, family: str) -> ToolSet:
+    """Declarations through the shared :class:`ToolSet` (cleaned schemas, search grounding by tool name)."""
+    toolset = ToolSet(family, clean=ctx.clean_tool_schema)
     if tools is None:
-        return [], {}
+        return toolset
     if not isinstance(tools, list):
         raise ClientError("tools must be an array", param="tools")
-    declarations: list[dict[str, Any]] = []
-    schemas: dict[str, Any] = {}
-    search = False
-    seen: set[str] = set()
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict):
             raise ClientError(f"tools[{i}] must be an object", param=f"tools[{i}]")
         kind = tool.get("type")
-        name = tool.get("name")
-        if isinstance(kind, str) and kind.startswith(_SEARCH_TOOLS):
-            search = True
+        if isinstance(kind, str) and kind.startswith("web_search"):
+            toolset.search = True  # Anthropic's server-side search → Google-search grounding
             continue
         if kind not in (None, "custom") and "input_schema" not in tool:
             continue  # Anthropic-defined tools (bash_2025…, computer_…) have no schema to declare upstream
-        if not isinstance(name, str) or not name:
-            raise ClientError(f"tools[{i}].name must be a non-empty string", param=f"tools[{i}].name")
-        if name in seen:
-            raise ClientError(f"tools[{i}].name {name!r} is declared twice", param=f"tools[{i}].name")
-        seen.add(name)
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
             raise ClientError(f"tools[{i}].input_schema must be an object", param=f"tools[{i}].input_schema")
-        declaration: dict[str, Any] = {"name": name}
-        if isinstance(tool.get("description"), str) and tool["description"]:
-            declaration["description"] = tool["description"]
-        declaration["parameters"] = clean_tool_schema(schema or {"type": "object", "properties": {}})
-        declarations.append(declaration)
-        schemas[name] = schema or {}
-    if declarations:
-        return [{"functionDeclarations": declarations}], schemas  # search cannot be mixed with functions (§2.5)
-    return ([{"googleSearch": {}}] if search else []), schemas
+        toolset.add_function(tool.get("name"), tool.get("description"),
+                             schema or {"type": "object", "properties": {}}, f"tools[{i}]")
+    return toolset
 
 
-def _declarations(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for t in tools for d in t.get("functionDeclarations", ())]
-
-
-def _tool_choice(choice: object, names: list[str], family: str) -> tuple[dict[str, Any] | None, bool]:
-    """(toolConfig, whether a tool is forced)."""
+def _tool_choice(choice: object) -> ToolChoice | None:
     if choice is None:
-        return ({"functionCallingConfig": {"mode": "VALIDATED"}} if family == "claude" and names else None), False
+        return None
     if not isinstance(choice, dict) or not isinstance(choice.get("type"), str):
         raise ClientError("tool_choice must be an object with a type", param="tool_choice")
     kind = choice["type"]
-    if kind == "auto":
-        return {"functionCallingConfig": {"mode": "AUTO"}}, False
-    if kind == "none":
-        return {"functionCallingConfig": {"mode": "NONE"}}, False
-    if kind == "any":
-        return {"functionCallingConfig": {"mode": "ANY"}}, True
+    if kind in ("auto", "none", "any"):
+        return ToolChoice({"auto": "AUTO", "none": "NONE", "any": "ANY"}[kind])  # type: ignore[arg-type]
     if kind == "tool":
         name = choice.get("name")
-        if not isinstance(name, str) or name not in names:
+        if not isinstance(name, str) or not name:
             raise ClientError("tool_choice.name must name one of the declared tools", param="tool_choice.name")
-        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}, True
+        return ToolChoice("ANY", (name,))
     raise ClientError("tool_choice.type must be auto, any, tool or none", param="tool_choice.type")
 
 

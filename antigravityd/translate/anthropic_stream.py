@@ -19,6 +19,7 @@ the non-streaming ``message`` object from the same events, so both modes share o
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import orjson
@@ -30,9 +31,19 @@ from antigravityd.translate.stop_scan import StopScanner
 from antigravityd.translate.upstream_events import Part, read_chunk
 from antigravityd.translate.usage import Usage
 
-__all__ = ["AnthropicStreamTranslator", "Event", "anthropic_stop_reason"]
+__all__ = ["AnthropicStreamTranslator", "Event", "anthropic_stop_reason", "dump_args"]
 
 Event = tuple[str, dict[str, Any]]
+
+
+def dump_args(args: object) -> str:
+    """Call arguments as JSON text; orjson refuses integers beyond 64 bits, the stdlib does not."""
+    if not isinstance(args, dict):
+        args = dict(args)  # type: ignore[call-overload]  # the reader's shared empty mapping is read-only
+    try:
+        return orjson.dumps(args).decode()
+    except TypeError:
+        return json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def anthropic_stop_reason(finish: str | None, *, tool_use: bool, truncated: bool, stop_sequence: str | None) -> str:
@@ -174,7 +185,7 @@ class AnthropicStreamTranslator:
     def _tool_use(self, part: Part, out: list[Event]) -> None:
         self._tool_uses += 1
         tool_id = part.call_id or self._tool_id()
-        self.recorder.call(tool_id, part.name, part.args, part.signature)
+        self.recorder.call(tool_id, part.name, dict(part.args), part.signature)
         index = self._index
         self._index += 1
         self._emit(out, "content_block_start", {
@@ -182,7 +193,7 @@ class AnthropicStreamTranslator:
             "content_block": {"type": "tool_use", "id": tool_id, "name": part.name, "input": {}}})
         self._emit(out, "content_block_delta", {
             "type": "content_block_delta", "index": index,
-            "delta": {"type": "input_json_delta", "partial_json": orjson.dumps(part.args).decode()}})
+            "delta": {"type": "input_json_delta", "partial_json": dump_args(part.args)}})
         self._emit(out, "content_block_stop", {"type": "content_block_stop", "index": index})
 
     def _tool_id(self) -> str:
@@ -258,7 +269,7 @@ class AnthropicStreamTranslator:
                 block["thinking"] = pieces
                 block.setdefault("signature", "")
             elif block["type"] == "tool_use":
-                block["input"] = orjson.loads(pieces) if pieces else {}
+                block["input"] = json.loads(pieces) if pieces else {}
 
     def message(self) -> dict[str, Any]:
         """The non-streaming answer (after :meth:`finish`)."""
