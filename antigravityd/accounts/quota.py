@@ -319,20 +319,28 @@ class QuotaScheduler:
         out.sort()
         return out
 
+    async def step(self) -> str | None:
+        """Refresh the most urgent account if it is due; its id, or None when none is due yet."""
+        self._prune()
+        due = self.due()
+        if not due or due[0][0] > self.wall():
+            return None
+        await self._refresh_quietly(due[0][1])
+        return due[0][1]
+
+    def idle_for(self) -> float:
+        """Seconds until the next account is due (at most ``tick``)."""
+        due = self.due()
+        return self.tick if not due else max(0.0, min(self.tick, due[0][0] - self.wall()))
+
     async def run(self) -> None:
-        """Supervised task: refresh whichever account is due, one at a time, spaced; sleep until the next."""
+        """Supervised task: refresh whichever account is due, one at a time, spaced; sleep until the next (an
+        early refresh request wakes it)."""
         while True:
-            if not self.is_leader():
-                await self._sleep(self.tick)
+            if self.is_leader() and await self.step() is not None:
+                await trio.sleep(self.spacing + self.rng.uniform(0.0, self.jitter))  # not cut short: spacing
                 continue
-            self._prune()
-            due = self.due()
-            wall = self.wall()
-            if due and due[0][0] <= wall:
-                await self._refresh_quietly(due[0][1])
-                await trio.sleep(self.spacing + self.rng.uniform(0.0, self.jitter))
-                continue
-            await self._sleep(self.tick if not due else min(self.tick, due[0][0] - wall))
+            await self._sleep(self.idle_for() if self.is_leader() else self.tick)
 
     async def _sleep(self, seconds: float) -> None:
         with trio.move_on_after(max(0.0, seconds)):
