@@ -100,7 +100,7 @@ def pkce_pair() -> tuple[str, str]:
 
 
 class OAuthClient:
-    def __init__(self, client_id: str, client_secret: str | Callable[[], str] | None, token_url: str,  # noqa: PLR0917
+    def __init__(self, client_id: str, client_secret: str | Callable[[], str] | None, token_url: str,
                  userinfo_url: str, auth_url: str, http: httpx.AsyncClient, *,
                  scopes: tuple[str, ...] = SCOPES, clock: Callable[[], float] = time.time) -> None:
         self.client_id = client_id

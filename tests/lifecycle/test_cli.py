@@ -48,7 +48,7 @@ class Cli:
 
     def assert_no_secrets(self) -> None:
         secrets = [t for a in self.fake.state.accounts.values() for t in (a.refresh_token, a.access_token)]
-        secrets += list(self.fake.state.refresh_tokens) + [self.fake.client_secret]
+        secrets += [*self.fake.state.refresh_tokens, self.fake.client_secret]
         for out in self.outputs:
             assert not any(s in out for s in secrets), out
 
