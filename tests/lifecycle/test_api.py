@@ -191,3 +191,30 @@ async def test_quota_and_warmup_routes(api, world, repo):
     world.fake.inject("server_error", rpcs="fetchAvailableModels")
     r = await api.post(f"/api/accounts/{a}/refresh-quota")
     assert r.status_code == 502 and r.json()["error"]["code"] == "server_error"
+
+
+async def test_no_token_reaches_a_log_line(api, browser, world, caplog):
+    caplog.set_level("DEBUG")
+    good = world.fake.add_account("logs@example.com", rotate_refresh_every=1)
+    revoked = world.fake.add_account("revoked.logs@example.com")
+    world.fake.revoke(revoked.refresh_token)
+    await api.post("/api/accounts/add-by-token", json={"refresh_tokens": [good.refresh_token, revoked.refresh_token]})
+    page = await browser.get((await start(api))["url"])
+    assert page.status_code == 200
+    account = await world.repo.get_account_by_email("logs@example.com")
+    world.fake.inject("unauthenticated", account="logs@example.com", rpcs="*")
+    await api.post(f"/api/accounts/{account.id}/refresh-quota")
+    await api.post(f"/api/accounts/{account.id}/warmup")
+    world.fake.inject("server_error", rpcs="generateContent", times=None)
+    world.clock.advance(world.config.warmup.cooldown)
+    await world.warmer.warm_due()
+
+    ours = "\n".join(r.getMessage() + repr(r.__dict__) for r in caplog.records if r.name.startswith("antigravityd"))
+    assert "logs@example.com" in ours  # the logs say what happened, by account
+    state = world.fake.state
+    secrets = [*state.refresh_tokens, *state.access_tokens, *state.codes, world.fake.client_secret,
+               good.refresh_token, revoked.refresh_token]
+    assert secrets and not [s for s in secrets if s in ours]
+    for record in world.fake.requests:
+        if record.rpc == "token" and "code" in (record.body or {}):
+            assert record.body["code"] not in ours
