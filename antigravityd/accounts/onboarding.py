@@ -266,11 +266,18 @@ class Onboarding:
             return added  # the watcher loads them once the database is back
         if self.quota is None:
             return added
-        out = []
-        for a in added:
-            try:
-                await self.quota.refresh_account(a.id)
-                out.append(a)
-            except LifecycleError as e:
-                out.append(AddedAccount(a.id, a.email, a.created, a.name, quota_error=e.message))
+        quota = self.quota
+        out = list(added)
+        limiter = trio.CapacityLimiter(self.concurrency)
+
+        async def first_quota(i: int, a: AddedAccount) -> None:
+            async with limiter:
+                try:
+                    await quota.refresh_account(a.id)
+                except LifecycleError as e:
+                    out[i] = AddedAccount(a.id, a.email, a.created, a.name, quota_error=e.message)
+
+        async with trio.open_nursery() as nursery:
+            for i, a in enumerate(added):
+                nursery.start_soon(first_quota, i, a)
         return out

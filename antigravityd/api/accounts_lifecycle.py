@@ -28,7 +28,7 @@ from antigravityd.accounts.onboarding import REVOKE_ADVICE
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 
-__all__ = ["CALLBACK_PATH", "redirect_uri_for", "register"]
+__all__ = ["CALLBACK_PATH", "local_base", "redirect_uri_for", "register"]
 
 CALLBACK_PATH = "/api/oauth/callback"
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -37,6 +37,15 @@ _PAGE_HEADERS = [("cache-control", "no-store"), ("referrer-policy", "no-referrer
                                              "script-src 'unsafe-inline'")]
 CLI_HINT = ("If you started this sign-in with `antigravityd accounts login` or on another instance, copy this "
             "page's address from the address bar and paste it there.")
+
+
+def local_base(bind: str, port: int) -> str:
+    """This daemon's own address as a browser on this machine reaches it (for ``fallback_base``)."""
+    try:
+        ipv6 = bind not in ("", "localhost") and ipaddress.ip_address(bind).version == 6
+    except ValueError:
+        ipv6 = False
+    return f"http://[::1]:{port}" if ipv6 and bind != "::" else f"http://127.0.0.1:{port}"
 
 
 def redirect_uri_for(request: Request, redirect_base: str, fallback_base: str) -> str:

@@ -218,3 +218,13 @@ async def test_no_token_reaches_a_log_line(api, browser, world, caplog):
     for record in world.fake.requests:
         if record.rpc == "token" and "code" in (record.body or {}):
             assert record.body["code"] not in ours
+
+
+def test_local_base():
+    from antigravityd.api.accounts_lifecycle import local_base
+
+    assert local_base("127.0.0.1", 8045) == "http://127.0.0.1:8045"
+    assert local_base("0.0.0.0", 1) == "http://127.0.0.1:1"
+    assert local_base("::", 2) == "http://127.0.0.1:2"  # dual-stack: IPv4 loopback answers too
+    assert local_base("::1", 3) == "http://[::1]:3"
+    assert local_base("localhost", 4) == "http://127.0.0.1:4"
