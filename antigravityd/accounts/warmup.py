@@ -11,7 +11,8 @@ model is seen below 100 % — so the pair is warmed again after the next reset, 
 Exactly one request per eligible pair per cooldown: the attempt is recorded — and persisted in the app settings
 (``warmup.history.<account id>`` → ``{model: epoch seconds}``) — *before* the request goes out, so neither a
 crash mid-request nor a restart sends it twice. A failed attempt is retried after ``FAILED_RETRY`` instead of a
-whole cooldown. After a warmup the account's quota is refreshed a few seconds later (to see the window start).
+whole cooldown. The stored history is merged in before every pass, so warmups by the CLI or another instance
+count as well. After a warmup the account's quota is refreshed a few seconds later (to see the window start).
 """
 
 from __future__ import annotations
@@ -95,27 +96,30 @@ class Warmer:
         self.is_leader = is_leader
         self.on_result = on_result
         self.tracker = WarmupTracker()
-        self._persisted: dict[str, dict[str, float]] = {}
-        self._loaded = False
+        self._persisted: dict[str, dict[str, float]] = {}  # what the store holds, as far as we know
         self._lock = trio.Lock()  # one warmup pass at a time: the scheduled one or a manual one
 
     # -------------------------------------------------------------------------------------------- history
 
-    async def ensure_loaded(self) -> None:
-        """Read the warmup history from the app settings once (a restart keeps every cooldown)."""
-        if self._loaded:
+    async def sync_history(self) -> None:
+        """Merge the stored warmup history into ours (newest attempt per pair wins). Done before every pass, so
+        a restart keeps every cooldown and a warmup by the CLI or another instance counts here too. With the
+        database away we carry on from memory."""
+        try:
+            settings = await self.repo.all_settings()
+        except StoreUnavailable:
             return
-        settings = await self.repo.all_settings()
-        entries: dict[tuple[str, str], float] = {}
+        merged = self.tracker.entries()
+        self._persisted = {}
         for key, value in settings.items():
             if not key.startswith(HISTORY_PREFIX) or not isinstance(value, dict):
                 continue
             account_id = key.removeprefix(HISTORY_PREFIX)
             good = {m: float(t) for m, t in value.items() if isinstance(t, int | float) and not isinstance(t, bool)}
             self._persisted[account_id] = good
-            entries.update({(account_id, m): t for m, t in good.items()})
-        self.tracker = WarmupTracker(entries)
-        self._loaded = True
+            for model, at in good.items():
+                merged[(account_id, model)] = max(at, merged.get((account_id, model), at))
+        self.tracker = WarmupTracker(merged)
 
     def history(self) -> dict[str, dict[str, float]]:
         by_account: dict[str, dict[str, float]] = {}
@@ -152,8 +156,8 @@ class Warmer:
 
     async def warm_due(self) -> list[dict[str, Any]]:
         """One pass: warm each eligible (account, model) pair once, spaced; the outcomes."""
-        await self.ensure_loaded()
         async with self._lock:
+            await self.sync_history()
             wall = self.wall()
             self.tracker.prune(wall, max_age=self.cooldown)
             books = [(a, b) for a, b in self.pool.quota_books(usable_only=True) if not b.forbidden]
@@ -181,8 +185,8 @@ class Warmer:
             await self.quota.refresh_account(account.id)
         state = self.pool.get(account.id)
         book = state.quota if state is not None else QuotaBook()
-        await self.ensure_loaded()
         async with self._lock:
+            await self.sync_history()
             result = await self._warm_models(account.id, book)
         self._refresh_after({account.id} if result["warmed"] else set())
         return {"account_id": account.id, "email": account.email, **result}
@@ -191,9 +195,9 @@ class Warmer:
         """Manual warmup of every usable account (quotas refreshed first)."""
         if self.quota is not None:
             await self.quota.refresh_all()
-        await self.ensure_loaded()
         results = []
         async with self._lock:
+            await self.sync_history()
             for account_id, book in list(self.pool.quota_books(usable_only=True)):
                 state = self.pool.get(account_id)
                 outcome = await self._warm_models(account_id, book)

@@ -154,3 +154,20 @@ async def test_every_warmup_envelope_is_accepted_by_the_strict_fake(w, fake):
         if model.internal:
             continue
         await w.upstream.generate(access, warmup_envelope(model.id, account.project, "agent-x"))
+
+
+async def test_a_warmup_by_another_process_counts_here(w, fake, repo, clock):
+    """The CLI (or another instance) warms a pair: this warmer, already running, does not warm it again."""
+    await w.add("a@example.com")
+    assert len(await w.warmer.warm_due()) == 2
+    fake.stats.reset()
+    async with open_world(fake, repo, w.config.data_path, clock,
+                          **{"warmup.enabled": True, "warmup.models": MODELS}) as cli:
+        assert len(await cli.warmer.warm_due()) == 0  # the running warmer above already did both
+    assert await w.warmer.warm_due() == []
+    clock.advance(w.config.warmup.cooldown)
+    async with open_world(fake, repo, w.config.data_path, clock,
+                          **{"warmup.enabled": True, "warmup.models": MODELS}) as cli:
+        assert len(await cli.warmer.warm_due()) == 2  # cooldown over: the other process warms them
+    assert await w.warmer.warm_due() == []  # and this one sees that at its next pass
+    assert warmups(fake) == Counter({("a@example.com", FLASH): 1, ("a@example.com", SONNET): 1})
