@@ -27,8 +27,8 @@ import orjson
 import trio
 
 __all__ = [
-    "SCOPES", "InvalidClient", "InvalidGrant", "OAuthClient", "OAuthConfigError", "OAuthError", "OAuthNetworkError",
-    "TokenGrant", "UserInfo", "pkce_pair",
+    "SCOPES", "InvalidClient", "InvalidGrant", "NoRefreshToken", "OAuthClient", "OAuthConfigError", "OAuthError",
+    "OAuthNetworkError", "TokenGrant", "UserInfo", "pkce_pair",
 ]
 
 SCOPES = (
@@ -53,6 +53,11 @@ class OAuthError(Exception):
 
 class InvalidGrant(OAuthError):
     """The refresh token (or authorization code) is no longer valid: the account needs re-authorisation."""
+
+
+class NoRefreshToken(OAuthError):
+    """The code exchange succeeded but Google issued no refresh token: it does so only on a fresh consent, so
+    the user must revoke the app's access (myaccount.google.com/permissions) and authorise again."""
 
 
 class OAuthNetworkError(OAuthError):
@@ -155,7 +160,7 @@ class OAuthClient:
             form["code_verifier"] = code_verifier
         grant = await self._token(form)
         if grant.refresh_token is None:
-            raise OAuthError("Google issued no refresh token (was access_type=offline and prompt=consent used?)")
+            raise NoRefreshToken("Google issued no refresh token (was access_type=offline and prompt=consent used?)")
         return grant
 
     async def _token(self, form: dict[str, str]) -> TokenGrant:
