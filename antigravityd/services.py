@@ -22,6 +22,7 @@ import trio
 
 from antigravityd import __version__
 from antigravityd.accounts.events import PoolEventWriter
+from antigravityd.accounts.lifecycle import Lifecycle
 from antigravityd.accounts.registry import AccountRegistry
 from antigravityd.accounts.tokens import TokenManager
 from antigravityd.api import builtin
@@ -37,7 +38,7 @@ from antigravityd.pipeline.runner import Pipeline, PipelineSettings, Releases
 from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import RetryPolicy
-from antigravityd.routing.state import PoolSettings
+from antigravityd.routing.state import PoolEvent, PoolSettings
 from antigravityd.store import Repository, StoreUnavailable, open_from_config
 from antigravityd.store.retention import run_retention
 from antigravityd.supervise import Supervisor
@@ -65,6 +66,7 @@ class Services:
     tokens: TokenManager
     recorder: RequestLogWriter
     pool_events: PoolEventWriter
+    lifecycle: Lifecycle
     pipeline: Pipeline
     catalog: Catalog
     signatures: StoredSignatureCache
@@ -84,6 +86,7 @@ class Services:
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
+        self.lifecycle.start_background(supervisor)  # "quota-refresh" and "warmup"
         supervisor.start("retention", functools.partial(
             run_retention, self.repo, request_days=self.config.database.request_log_retention_days))
 
@@ -159,6 +162,16 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                               on_result=lambda result: metrics.token_refreshes.labels(result).inc())
         recorder = RequestLogWriter.from_config(repo, config, registry=metrics.registry)
         pool_events = PoolEventWriter(repo, pool, on_drop=metrics.pool_events_dropped.inc)
+        lifecycle = Lifecycle.build(config, repo=repo, registry=registry, tokens=tokens, upstream=upstream,
+                                    oauth=oauth, pool_events=pool_events,
+                                    on_quota_result=lambda r: metrics.quota_refreshes.labels(r).inc(),
+                                    on_warmup_result=lambda r: metrics.warmups.labels(r).inc())
+
+        def on_pool_events(events: list[PoolEvent]) -> None:
+            """Persist what the pool decided; a QUOTA_EXHAUSTED also asks for an early quota refresh."""
+            pool_events(events)
+            lifecycle.quota.observe(events)
+
         collector = PoolCollector(pool)
         metrics.registry.register(collector)
         metrics.before_render.append(collector.snapshot)
@@ -182,13 +195,14 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             ),
             releases=releases,
             record=record_call,
-            pool_events=pool_events,
+            pool_events=on_pool_events,
         )
         services = Services(
             config=config, metrics=metrics,
             authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
             data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
-            tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
+            tokens=tokens, recorder=recorder, pool_events=pool_events, lifecycle=lifecycle, pipeline=pipeline,
+            catalog=catalog,
             signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
             mapping_sync=MappingSync(repo, remote=config.sync.remote, api_key=key, interval=config.sync.interval,
                                      tombstone_ttl=config.sync.tombstone_ttl),

@@ -53,6 +53,9 @@ class Router:
             tail = segments[-1][1:-len(":path}")]
             segments = segments[:-1]
         route = Route(method.upper(), pattern, handler, name or pattern, segments, tail, watch_client)
+        if route.method in self._paths.get(pattern, ()):
+            # Two modules claiming one route would otherwise be settled silently by registration order.
+            raise ValueError(f"route {route.method} {pattern} registered twice")
         if "{" in pattern:
             self._dynamic.append(route)
         else:

@@ -66,6 +66,9 @@ class Metrics:
                                        ["kind", "result"], registry=r)
         self.token_refreshes = Counter("antigravityd_token_refreshes_total", "OAuth token refresh outcomes",
                                        ["result"], registry=r)
+        self.quota_refreshes = Counter("antigravityd_quota_refreshes_total", "Quota refresh outcomes", ["result"],
+                                       registry=r)
+        self.warmups = Counter("antigravityd_warmups_total", "Warmup request outcomes", ["result"], registry=r)
         self.no_account = Counter("antigravityd_selection_unavailable_total",
                                   "Requests that found no eligible account", ["reason"], registry=r)
         self.pool_events_dropped = Counter("antigravityd_pool_events_dropped_total",
