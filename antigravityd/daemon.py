@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import trio
 
 from antigravityd import systemd
+from antigravityd.api.admin_guard import AdminGuard
 from antigravityd.app import AccessLog, Gateway, routing_error, server_error_body
 from antigravityd.config import Config
 from antigravityd.http.router import Router
@@ -92,7 +93,8 @@ async def serve(config: Config, *, task_status=trio.TASK_STATUS_IGNORED) -> None
         async with open_services(config) as services:
             router = Router(error_renderer=routing_error)
             services.register_routes(router)
-            gateway = Gateway(router, services.authenticator, cors_origins=config.server.cors_origins)
+            gateway = AdminGuard(Gateway(router, services.authenticator, cors_origins=config.server.cors_origins),
+                                 services.authenticator, trusted_proxies=config.security.trusted_proxies)
             server = HttpServer(gateway, server_limits(config),
                                 on_complete=AccessLog(services.metrics, log_requests=config.server.access_log),
                                 error_body=server_error_body)

@@ -8,13 +8,14 @@ supervisor in ``start_background``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
@@ -33,19 +34,21 @@ from antigravityd.monitor.recorder import RequestLogWriter
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.catalog import Catalog
 from antigravityd.pipeline.runner import Pipeline, PipelineSettings, Releases
+from antigravityd.pipeline.signatures import StoredSignatureCache
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import RetryPolicy
 from antigravityd.routing.state import PoolSettings
 from antigravityd.store import Repository, StoreUnavailable, open_from_config
+from antigravityd.store.retention import run_retention
 from antigravityd.supervise import Supervisor
+from antigravityd.sync.lww import MappingSync
+from antigravityd.translate.schema import SchemaCache
 from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
 from antigravityd.upstream.oauth import OAuthClient
 
 __all__ = ["Services", "open_services", "prepare_data_dir", "resolve_api_key"]
 
 log = logging.getLogger("antigravityd")
-
-RETENTION_INTERVAL = 3600.0
 
 
 @dataclass
@@ -64,6 +67,9 @@ class Services:
     pool_events: PoolEventWriter
     pipeline: Pipeline
     catalog: Catalog
+    signatures: StoredSignatureCache
+    mapping_sync: MappingSync
+    schemas: SchemaCache = dataclasses.field(default_factory=SchemaCache)  # cleaned tool schemas, shared
 
     def register_routes(self, router: Router) -> None:
         builtin.register(router, metrics=self.metrics, readiness=self.readiness)
@@ -74,10 +80,12 @@ class Services:
     def start_background(self, supervisor: Supervisor) -> None:
         supervisor.start("accounts-watch", self.registry.watch)
         supervisor.start("mappings-watch", self.catalog.watch)
+        supervisor.start("mapping-sync", self.mapping_sync.run)
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
-        supervisor.start("retention", self._retention)
+        supervisor.start("retention", functools.partial(
+            run_retention, self.repo, request_days=self.config.database.request_log_retention_days))
 
     async def before_shutdown(self) -> None:
         """After the HTTP server drained: write out every request-log row before tasks are cancelled."""
@@ -96,17 +104,6 @@ class Services:
 
     def status_line(self) -> str:
         return self.registry.status()
-
-    async def _retention(self) -> None:
-        days = self.config.database.request_log_retention_days
-        while True:
-            try:
-                removed = await self.repo.purge_requests(datetime.now(UTC) - timedelta(days=days))
-                if removed:
-                    log.info("request log retention removed %d rows older than %d days", removed, days)
-            except StoreUnavailable:
-                pass  # next round
-            await trio.sleep(RETENTION_INTERVAL)
 
 
 def prepare_data_dir(config: Config) -> Path:
@@ -160,9 +157,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
         oauth = OAuthClient.from_config(config.oauth, http)
         tokens = TokenManager(registry, repo, oauth, upstream, default_project=config.upstream.default_project,
                               on_result=lambda result: metrics.token_refreshes.labels(result).inc())
-        recorder = RequestLogWriter(repo, queue_max=config.database.request_log_queue,
-                                    flush_interval=config.database.request_log_flush_interval,
-                                    spill_path=data_dir / "request-log.spill", registry=metrics.registry)
+        recorder = RequestLogWriter.from_config(repo, config, registry=metrics.registry)
         pool_events = PoolEventWriter(repo, pool, on_drop=metrics.pool_events_dropped.inc)
         collector = PoolCollector(pool)
         metrics.registry.register(collector)
@@ -181,6 +176,7 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             settings=PipelineSettings(
                 first_byte_timeout=config.upstream.first_byte_timeout,
                 max_wait_for_account=config.routing.max_wait_for_lockout,
+                max_wait_for_capacity=config.routing.max_wait_for_capacity,
                 expose_account_email=config.security.expose_account_email,
                 retry=RetryPolicy(max_attempts=config.upstream.max_attempts),
             ),
@@ -193,5 +189,8 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             authenticator=Authenticator(key, proxy_auth_required=config.auth_required),
             data_dir=data_dir, repo=repo, pool=pool, registry=registry, upstream=upstream, oauth=oauth,
             tokens=tokens, recorder=recorder, pool_events=pool_events, pipeline=pipeline, catalog=catalog,
+            signatures=StoredSignatureCache(repo, counter=metrics.signature_cache),
+            mapping_sync=MappingSync(repo, remote=config.sync.remote, api_key=key, interval=config.sync.interval,
+                                     tombstone_ttl=config.sync.tombstone_ttl),
         )
         yield services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -32,7 +33,8 @@ def register(router: Router, *, metrics: Metrics, readiness: Readiness) -> None:
         return json_response({"status": "ok"})
 
     async def version(request: Request) -> Response:
-        return json_response({"version": __version__, "git_revision": git_revision()})
+        # The pid tells a deploy's health check which of two overlapping instances answered.
+        return json_response({"version": __version__, "git_revision": git_revision(), "pid": os.getpid()})
 
     async def prometheus(request: Request) -> Response:
         for hook in metrics.before_render:

@@ -1,8 +1,7 @@
 """Per-process state the dialect endpoints share: the thought-signature cache and the tool-schema cache.
 
-One of each per daemon, so a signature issued on ``/v1/messages`` is found by ``/v1/responses`` and a tool list
-cleaned for one request is reused by the next. Built once in ``api/routes.py`` and passed to each dialect's
-``register``.
+One of each per daemon (created with the services), so a signature issued on ``/v1/messages`` is found by
+``/v1/responses`` and a tool list cleaned for one request is reused by the next.
 """
 
 from __future__ import annotations
@@ -26,4 +25,4 @@ class DialectState:
 
     @classmethod
     def for_services(cls, services: Services) -> DialectState:
-        return cls(StoredSignatureCache(services.repo, counter=services.metrics.signature_cache), SchemaCache())
+        return cls(services.signatures, services.schemas)

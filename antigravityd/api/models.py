@@ -12,11 +12,11 @@ from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 from antigravityd.pipeline.catalog import Catalog
 from antigravityd.translate.errors import ClientError
+from antigravityd.translate.models_listing import gemini_model, gemini_models, openai_model, openai_models
 
 __all__ = ["register"]
 
-CREATED = 1706745600  # a fixed "created" timestamp, as the upstream tools use: the ids carry no real date
-CREATED_RFC3339 = "2024-02-01T00:00:00Z"
+CREATED_RFC3339 = "2024-02-01T00:00:00Z"  # LISTING_CREATED as a date, for the Anthropic shape
 
 
 def _dialect(request: Request) -> Dialect:
@@ -27,45 +27,28 @@ def _dialect(request: Request) -> Dialect:
     return Dialect.OPENAI
 
 
-def gemini_model(catalog: Catalog, model_id: str) -> dict:
-    caps = catalog.caps(model_id)
-    return {
-        "name": f"models/{model_id}",
-        "version": "001",
-        "displayName": model_id,
-        "description": f"{model_id} through antigravityd",
-        "inputTokenLimit": caps.context_window,
-        "outputTokenLimit": caps.max_output,
-        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-        "thinking": caps.thinking,
-    }
-
-
 def register(router: Router, catalog: Catalog) -> None:
     def listing(dialect: Dialect) -> Response:
         ids = catalog.listed()
         if dialect is Dialect.GEMINI:
-            return json_response({"models": [gemini_model(catalog, m) for m in ids]})
+            return json_response(gemini_models((m, catalog.caps(catalog.resolve(m).upstream)) for m in ids))
         if dialect is Dialect.ANTHROPIC:
             data = [{"type": "model", "id": m, "display_name": m, "created_at": CREATED_RFC3339} for m in ids]
             return json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None,
                                   "last_id": ids[-1] if ids else None})
-        return json_response({"object": "list",
-                              "data": [{"id": m, "object": "model", "created": CREATED, "owned_by": "antigravity"}
-                                       for m in ids]})
+        return json_response(openai_models(ids))
 
     def one(dialect: Dialect, name: str) -> Response:
         name = name.removeprefix("models/")
-        if name not in catalog.listed():
-            try:
-                catalog.resolve(name)
-            except ClientError:
-                return error_response(dialect, 404, f"model {name} not found")
+        try:
+            upstream = catalog.resolve(name).upstream
+        except ClientError:
+            return error_response(dialect, 404, f"model {name} not found")
         if dialect is Dialect.GEMINI:
-            return json_response(gemini_model(catalog, name))
+            return json_response(gemini_model(name, catalog.caps(upstream)))
         if dialect is Dialect.ANTHROPIC:
             return json_response({"type": "model", "id": name, "display_name": name, "created_at": CREATED_RFC3339})
-        return json_response({"id": name, "object": "model", "created": CREATED, "owned_by": "antigravity"})
+        return json_response(openai_model(name))
 
     async def list_models(request: Request) -> Response:
         return listing(_dialect(request))

@@ -20,7 +20,7 @@ from antigravityd.translate.models import ModelRoute
 if TYPE_CHECKING:
     from antigravityd.services import Services
 
-__all__ = ["BadRequest", "parse_body", "run_plan"]
+__all__ = ["BadRequest", "parse_body", "run_plan", "upstream_count"]
 
 
 class BadRequest(Exception):
@@ -76,3 +76,26 @@ async def run_plan(request: Request, services: Services, *, dialect: Dialect, mo
     if call.account_email:
         request.context["ACCOUNT"] = call.account_email
     return response
+
+
+COUNT_TIMEOUT = 15.0
+
+
+async def upstream_count(services: Services, model: str, request: dict[str, Any]) -> int | None:
+    """``countTokens`` of an inner ``request`` through any account that may serve ``model``; None when none can
+    answer now (callers then estimate locally). Counting is not billed: no retries, no lockouts."""
+    from antigravityd.accounts.tokens import TokenUnavailable
+    from antigravityd.routing.state import Unavailable
+    from antigravityd.upstream.errors import UpstreamError
+
+    got = services.pool.select(model, exclude=(), now=trio.current_time())
+    if isinstance(got, Unavailable):
+        return None
+    with got as lease:
+        try:
+            with trio.move_on_after(COUNT_TIMEOUT):
+                access = await services.tokens.access(lease.account_id)
+                return await services.upstream.count_tokens(access.token, request)
+        except (TokenUnavailable, UpstreamError):
+            return None
+    return None

@@ -14,10 +14,13 @@ __all__ = ["register"]
 
 def register(router: Router, services: Services) -> None:
     """Register the dialect APIs and the admin API on ``router``."""
-    from antigravityd.api import anthropic, models, responses
+    from antigravityd.api import admin, anthropic, gemini, models, openai_chat, responses
     from antigravityd.api.dialect_state import DialectState
 
+    admin.register(router, services, sync=services.mapping_sync)
     models.register(router, services.catalog)
     dialects = DialectState.for_services(services)  # one signature cache and schema cache for every dialect
+    openai_chat.register(router, services, dialects.signatures)
+    gemini.register(router, services, dialects.signatures)
     anthropic.register(router, services, dialects)
     responses.register(router, services, dialects)

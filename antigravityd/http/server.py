@@ -91,7 +91,12 @@ class _ClientGone(Exception):
 
 
 class _HandlerFailedMidStream(Exception):
-    pass
+    """A streaming response cannot be finished: ``status`` is what the access log records (500 for a crash, the
+    status already sent for a deliberate abort)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def _default_error_body(path: str | None, status: int, message: str) -> dict:
@@ -363,8 +368,8 @@ class _Connection:
         except _ClientGone:
             aborted = request.streaming
             raise
-        except _HandlerFailedMidStream:
-            status, aborted = (request.writer.status if request.writer else 500), True
+        except _HandlerFailedMidStream as e:
+            status, aborted = e.status, True
             raise _ClientGone from None  # no terminating chunk: the client sees a cut stream, not a fake end
         finally:
             server.in_flight -= 1
@@ -390,13 +395,13 @@ class _Connection:
         try:
             return result.unwrap()
         except AbortStream:
-            if request.streaming:
-                raise _HandlerFailedMidStream from None
+            if request.writer is not None:
+                raise _HandlerFailedMidStream(request.writer.status) from None
             return _internal_error(request.request_id)
         except Exception:
             log.exception("handler failed", extra={"REQUEST_ID": request.request_id, "PATH": request.path})
             if request.streaming:
-                raise _HandlerFailedMidStream from None
+                raise _HandlerFailedMidStream(500) from None
             return _internal_error(request.request_id)
 
     def _stream_starter(self, request: Request, *, head_only: bool):

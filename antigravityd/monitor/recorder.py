@@ -24,6 +24,7 @@ from pathlib import Path
 import trio
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from antigravityd.config import Config
 from antigravityd.monitor.spill import SpillFile
 from antigravityd.store import StoreError, StoreUnavailable, ValidationError
 from antigravityd.store import validate as v
@@ -34,6 +35,7 @@ __all__ = ["RequestLogWriter", "WriterStats"]
 
 log = logging.getLogger(__name__)
 DROP_LOG_INTERVAL = 10.0
+SPILL_FILE_NAME = "request-log.spill"
 
 
 @dataclass(slots=True)
@@ -54,7 +56,7 @@ class RequestLogWriter:
         queue_max: int = 50_000,
         flush_interval: float = 1.0,
         spill_path: Path,
-        batch_max: int = 2_000,
+        batch_max: int = 5_000,
         spill_max_bytes: int = 512 * 1024 * 1024,
         retry_max: float = 30.0,
         close_timeout: float = 5.0,
@@ -89,6 +91,13 @@ class RequestLogWriter:
                                 registry=registry)
         Gauge("antigravityd_request_log_queue", "Request-log rows waiting in memory.",
               registry=registry).set_function(lambda: len(self._queue))
+
+    @classmethod
+    def from_config(cls, repo: Repository, config: Config, *, registry: CollectorRegistry) -> RequestLogWriter:
+        """The writer as the daemon runs it: settings from ``[database]``, spill file in the data directory."""
+        return cls(repo, queue_max=config.database.request_log_queue,
+                   flush_interval=config.database.request_log_flush_interval,
+                   spill_path=config.data_path / SPILL_FILE_NAME, registry=registry)
 
     # -------------------------------------------------------------------------------------------- request path
     def record(self, row: RequestRecord) -> None:

@@ -11,15 +11,8 @@ import logging
 
 from antigravityd.routing.pool import AccountPool
 from antigravityd.store import Repository, StoreUnavailable
-from antigravityd.translate.models import (
-    DEFAULT_MODELS,
-    ModelCaps,
-    ModelRoute,
-    image_variants,
-    is_listable,
-    model_caps,
-    resolve_model,
-)
+from antigravityd.translate.models import ModelCaps, ModelRoute, model_caps, resolve_model
+from antigravityd.translate.models_listing import listed_model_ids
 
 __all__ = ["Catalog"]
 
@@ -56,11 +49,8 @@ class Catalog:
         return resolve_model(name, self.mappings, self.reported())
 
     def listed(self) -> list[str]:
-        """Every id a client may ask for: reported ids, defaults, mapping keys and image-size variants."""
-        upstream = {m for m in self.reported() | set(DEFAULT_MODELS) if is_listable(m)}
-        names = upstream | {k for k in self.mappings if "*" not in k and is_listable(k)}
-        names |= set(image_variants(sorted(m for m in upstream if model_caps(m).image_output)))
-        return sorted(names)
+        """Every id a client may ask for: reported ids, defaults, aliases, mapping keys, image-size variants."""
+        return listed_model_ids(self.reported(), self.mappings)
 
     def caps(self, model_id: str) -> ModelCaps:
         return model_caps(model_id)

@@ -21,6 +21,7 @@ import trio
 from antigravityd.accounts.tokens import Access, TokenManager, TokenUnavailable
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.http.message import AbortStream, BodyWriter, Request, Response
+from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.plan import Plan, Translator
@@ -28,6 +29,7 @@ from antigravityd.routing.lease import Lease
 from antigravityd.routing.pool import AccountPool
 from antigravityd.routing.retry import Action, RetryPolicy, RetryState, plan_unavailable
 from antigravityd.routing.state import PoolEvent, Unavailable, Why
+from antigravityd.translate.upstream_events import is_meaningful
 from antigravityd.upstream.client import CloudCodeClient, UpstreamStream
 from antigravityd.upstream.errors import UpstreamError
 from antigravityd.upstream.sse import HEARTBEAT
@@ -42,7 +44,8 @@ class PipelineSettings:
     first_byte_timeout: float = 90.0
     max_heartbeats: int = 20  # upstream keep-alive comments tolerated before the first real event
     keepalive_interval: float = 15.0  # silence after which a streaming client gets a keep-alive
-    max_wait_for_account: float = 2.0
+    max_wait_for_account: float = 2.0  # for a lockout to end
+    max_wait_for_capacity: float = 60.0  # for a concurrency slot: requests queue rather than fail
     expose_account_email: bool = False
     retry: RetryPolicy = RetryPolicy()
 
@@ -66,20 +69,6 @@ class _Failed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.kind.value)
         self.failure = failure
-
-
-def _meaningful(event: dict) -> bool:
-    """An event that makes the answer real: content of any kind, or the finish reason."""
-    for candidate in event.get("candidates") or ():
-        if not isinstance(candidate, dict):
-            continue
-        if candidate.get("finishReason"):
-            return True
-        for part in (candidate.get("content") or {}).get("parts") or ():
-            if isinstance(part, dict) and (part.get("text") or part.get("functionCall") or part.get("inlineData")
-                                           or part.get("executableCode") or part.get("codeExecutionResult")):
-                return True
-    return False
 
 
 class Pipeline:
@@ -113,11 +102,19 @@ class Pipeline:
     async def _run(self, request: Request, call: Call, plan: Plan) -> Response | None:
         retry = RetryState(self.settings.retry)
         tried: set[str] = set()
-        waited = 0.0
+        waited = queued = 0.0
         last: Failure | None = None
         while True:
             got = self.pool.select(plan.upstream_model, session_id=call.session_id, exclude=tried,
                                    now=trio.current_time(), force_email=call.force_account)
+            if isinstance(got, Unavailable) and got.reason is Why.AT_CAPACITY:
+                if queued < self.settings.max_wait_for_capacity:
+                    # Every usable account is busy: queue for the next free slot (bounded), like a backlog.
+                    started = trio.current_time()
+                    await self.releases.wait(self.settings.max_wait_for_capacity - queued)
+                    queued += trio.current_time() - started
+                    continue
+                return self._unavailable(call, plan, got, 1, last)
             if isinstance(got, Unavailable):
                 wait = plan_unavailable(got, max_wait=self.settings.max_wait_for_account, waited=waited)
                 if wait.wait is not None:
@@ -210,7 +207,7 @@ class Pipeline:
                         raise _Failed(Failure(FailureKind.TIMEOUT, message="upstream sent only keep-alives"))
                     continue
                 pending.append(item)  # type: ignore[arg-type]
-                if _meaningful(item):  # type: ignore[arg-type]
+                if is_meaningful(item):  # type: ignore[arg-type]
                     return pending
             raise _Failed(Failure(FailureKind.EMPTY_RESPONSE, message="upstream answered with an empty stream"))
         raise _Failed(Failure(FailureKind.TIMEOUT, message="no answer from upstream in time"))
@@ -237,7 +234,9 @@ class Pipeline:
 
     async def _stream(self, request: Request, call: Call, plan: Plan, lease: Lease, translator: Translator,
                       stream: UpstreamStream, pending: list[dict]) -> None:
-        writer = await request.stream(200, self._headers(call), plan.content_type())
+        content_type = plan.content_type()
+        headers = self._headers(call) + (SSE_HEADERS if content_type == "text/event-stream" else [])
+        writer = await request.stream(200, headers, content_type)
         call.committed, call.first_byte, call.status = True, trio.current_time(), 200
         out = _KeepAlive(writer, plan.keepalive(), self.settings.keepalive_interval)
         async with trio.open_nursery() as nursery:

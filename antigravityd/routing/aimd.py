@@ -36,11 +36,11 @@ class AimdPolicy:
 class Aimd:
     """One account's learned limit and its request counter."""
 
-    __slots__ = ("_bucket", "_current", "_previous", "_streak", "limit", "penalties", "policy", "rewards")
+    __slots__ = ("_bucket", "_current", "_previous", "_streak", "limit", "penalties", "policy", "rewards", "threshold")
 
     def __init__(self, policy: AimdPolicy | None = None) -> None:
         self.policy = policy or AimdPolicy()
-        self.limit = max(self.policy.min_limit, min(self.policy.initial_limit, self.policy.max_limit))
+        self._set_limit(max(self.policy.min_limit, min(self.policy.initial_limit, self.policy.max_limit)))
         self._bucket = 0  # index of the current window: floor(now / window)
         self._current = 0
         self._previous = 0
@@ -48,10 +48,15 @@ class Aimd:
         self.rewards = 0
         self.penalties = 0
 
-    @property
-    def threshold(self) -> int:
-        """The working rate: a safety margin below the learned limit (never below 1)."""
-        return max(1, math.floor(self.limit * self.policy.safety_margin))
+    def _set_limit(self, limit: int) -> None:
+        self.limit = limit
+        # The working rate: a safety margin below the learned limit (never below 1).
+        self.threshold = max(1, math.floor(limit * self.policy.safety_margin))
+
+    def surely_within(self, ratio: float) -> bool:
+        """A cheap sufficient test for ``usage_ratio <= ratio`` at any later time: the two raw counts bound the
+        sliding estimate from above, and the estimate only falls until the next request is counted."""
+        return self._current + self._previous <= ratio * self.threshold
 
     def rate(self, now: float) -> float:
         """Estimated requests in the last ``window`` seconds."""
@@ -63,6 +68,26 @@ class Aimd:
 
     def usage_ratio(self, now: float) -> float:
         return self.rate(now) / self.threshold
+
+    def below_ratio_at(self, ratio: float, now: float) -> float:
+        """The earliest time (≥ now) at which ``usage_ratio <= ratio`` if no further request is counted.
+
+        Within a window the estimate only falls (the previous window's share fades linearly), and at the next
+        boundary this window's count becomes the fading share; solving those two lines gives the answer.
+        """
+        self._roll(now)
+        ceiling = ratio * self.threshold
+        window = self.policy.window
+        start = self._bucket * window
+        if self._current <= ceiling:
+            if self._previous <= 0:
+                return now
+            # current + previous × (1 − (t − start)/window) ≤ ceiling
+            t = start + window * (1.0 - (ceiling - self._current) / self._previous)
+            return max(now, t)
+        # Not before the next window; then current × (1 − (t − next)/window) ≤ ceiling.
+        nxt = start + window
+        return max(now, nxt + window * (1.0 - ceiling / self._current))
 
     def record_request(self, now: float) -> None:
         """Count one request sent to the account (called when a lease is taken)."""
@@ -82,14 +107,14 @@ class Aimd:
         grown = min(grown, self.policy.max_limit)
         if grown == self.limit:
             return False
-        self.limit = grown
+        self._set_limit(grown)
         self.rewards += 1
         return True
 
     def record_rate_limited(self, now: float) -> None:
         """A 429: the account's real limit is below what we were doing."""
         self._streak = 0
-        self.limit = max(self.policy.min_limit, math.floor(self.limit * self.policy.decrease))
+        self._set_limit(max(self.policy.min_limit, math.floor(self.limit * self.policy.decrease)))
         self.penalties += 1
 
     def record_error(self) -> None:

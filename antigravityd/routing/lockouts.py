@@ -179,11 +179,12 @@ class Lockouts:
     def lock_account(self, account_id: str, until: float, reason: str, *, now: float) -> Lock:
         return _extend(self.account, account_id, Lock(until, reason, now))
 
-    def on_success(self, account_id: str, model: str | None) -> None:
-        """A success lifts the account-level lock and resets the ladder for this pair; model locks run out alone."""
-        self.account.pop(account_id, None)
-        if model is not None:
+    def on_success(self, account_id: str, model: str | None) -> bool:
+        """A success lifts the account-level lock and resets the ladder for this pair; model locks run out alone.
+        Returns True when an account-level lock was lifted."""
+        if model is not None and self._streaks:
             self._streaks.pop((account_id, model), None)
+        return self.account.pop(account_id, None) is not None
 
     def clear(self, account_id: str | None = None, project_id: str | None = None) -> None:
         """Forget locks: all of them, or one account's (and its project's, which would still block it)."""
@@ -215,14 +216,16 @@ class Lockouts:
     def blocked_until(self, account_id: str, project_id: str | None, model: str | None, now: float) -> float:
         """The monotonic time at which every lock on this (account, model) has run out; ``<= now`` = not blocked."""
         until = 0.0
-        lock = self.account.get(account_id)
-        if lock is not None and lock.until > until:
-            until = lock.until
-        if model is not None:
-            lock = self.model.get((account_id, model))
-            if lock is not None and lock.until > until:
+        if self.account:
+            lock = self.account.get(account_id)
+            if lock is not None:
                 until = lock.until
-            if project_id:
+        if model is not None:
+            if self.model:
+                lock = self.model.get((account_id, model))
+                if lock is not None and lock.until > until:
+                    until = lock.until
+            if project_id and self.project:
                 lock = self.project.get((project_id, model))
                 if lock is not None and lock.until > until:
                     until = lock.until

@@ -24,10 +24,11 @@ binding; a long lock (> 5 min), protection, disabling or three failures drop it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Literal
 
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.routing.breaker import CircuitState
-from antigravityd.routing.index import IndexedSelector
+from antigravityd.routing.index import SMALL_POOL, IndexedSelector
 from antigravityd.routing.lease import Lease
 from antigravityd.routing.lockouts import Lockouts
 from antigravityd.routing.quota import ModelQuota, QuotaBook
@@ -65,11 +66,12 @@ class AccountPool:
         self,
         settings: PoolSettings | None = None,
         *,
-        indexed: bool = True,
+        selector: Literal["auto", "index", "scan"] = "auto",
         on_release: Callable[[], None] | None = None,
     ) -> None:
-        """``indexed=False`` uses the O(n) reference selector. ``on_release`` is called whenever a slot comes back
-        (the pipeline can wake requests waiting for capacity)."""
+        """``selector``: "auto" scans pools of up to 16 accounts and indexes larger ones; "index" and "scan" force
+        one (tests, benchmarks). ``on_release`` is called whenever a slot comes back (the pipeline can wake
+        requests waiting for capacity)."""
         self.settings = settings or PoolSettings()
         self._accounts: dict[str, AccountState] = {}
         self._by_email: dict[str, AccountState] = {}
@@ -77,7 +79,8 @@ class AccountPool:
         self.sessions = SessionBindings(self.settings.sessions)
         self._rules = Rules(self.settings, self.lockouts)
         self._selector: IndexedSelector | ScanSelector = (
-            IndexedSelector(self._accounts, self._rules) if indexed else ScanSelector(self._accounts, self._rules)
+            ScanSelector(self._accounts, self._rules) if selector == "scan"
+            else IndexedSelector(self._accounts, self._rules, small_pool=SMALL_POOL if selector == "auto" else 0)
         )
         self._on_release = on_release
         self._bands_refreshed_at = -_HEALTH_BAND_REFRESH
@@ -119,6 +122,7 @@ class AccountPool:
         for st in self._accounts.values():
             st.breaker.policy = settings.breaker
             st.aimd.policy = settings.aimd
+            st.aimd._set_limit(min(max(st.aimd.limit, settings.aimd.min_limit), settings.aimd.max_limit))
             st.health.policy = settings.health
         self._selector.reset()
 
@@ -203,8 +207,9 @@ class AccountPool:
     def _acquire(self, st: AccountState, model: str, session_id: str | None, *, now: float) -> Lease:
         probe = st.breaker.acquire(now)
         st.in_flight += 1
+        st.last_selected = now
         st.aimd.record_request(now)
-        self._selector.refresh(st)
+        self._selector.refresh(st, recheck=False)
         return Lease(self, st, model, session_id=session_id, probe=probe, now=now)
 
     def _release(self, lease: Lease) -> None:
@@ -214,7 +219,7 @@ class AccountPool:
             lease.probe = False
             st.breaker.release_probe()
         if not st.removed:
-            self._selector.refresh(st)
+            self._selector.refresh(st, recheck=False)
         if self._on_release is not None:
             self._on_release()
 
@@ -227,9 +232,12 @@ class AccountPool:
                 continue
             usable = True
             blocked = self._rules.blocked(st, model, now)
-            if blocked == NEVER:  # usable, so the model is protected on it
+            if blocked == NEVER:  # usable, so the model is protected on it …
                 protected = True
-                continue
+                blocked = self.lockouts.blocked_until(st.id, st.project_key, model, now)
+                if blocked <= now:
+                    continue  # … until the next quota update: no time to promise
+                # … and still locked until Google's own reset: that time is worth telling the client.
             if blocked:
                 earliest = min(earliest, blocked)
             elif not self._rules.has_room(st):
@@ -258,24 +266,28 @@ class AccountPool:
     def record_success(self, lease: Lease, *, now: float, latency: float | None = None) -> list[PoolEvent]:
         """The upstream call on ``lease`` succeeded (call it once the response is known good)."""
         st = lease._state
+        if st.removed:
+            return []  # the account was deleted while this request ran; its id may already name a new one
         events: list[PoolEvent] = []
-        st.aimd.record_success(now)
+        changed = st.aimd.record_success(now) or lease.probe  # a reward, or a probe slot to give back
         if st.breaker.record_success(now, probe=lease.probe) is CircuitState.CLOSED:
             events.append(PoolEvent(EventKind.CIRCUIT_CLOSED, st.id, st.email, "probe_succeeded"))
         lease.probe = False
         st.health.record_success(now)
-        st.update_health_band(now)
-        self.lockouts.on_success(st.id, lease.model)
+        changed = st.update_health_band(now) or changed
+        changed = self.lockouts.on_success(st.id, lease.model) or changed
         if lease.session_id is not None:
             self.sessions.record_success(lease.session_id, st.id)
         if latency is not None:
             st.latency_ewma = latency if st.latency_ewma is None else 0.8 * st.latency_ewma + 0.2 * latency
-        if not st.removed:
+        if changed:
             self._selector.refresh(st)
         return events
 
     def record_failure(self, lease: Lease, failure: Failure, *, now: float, wall: float) -> list[PoolEvent]:
         """The upstream call on ``lease`` failed: lock, learn, and return the events to write."""
+        if lease._state.removed:
+            return []  # the account was deleted while this request ran; its id may already name a new one
         events = self._apply_failure(lease._state, lease.model, failure, now=now, wall=wall,
                                      session_id=lease.session_id, probe=lease.probe)
         lease.probe = False
@@ -340,8 +352,7 @@ class AccountPool:
             st.update_health_band(now)
             if session_id is not None:
                 self.sessions.record_failure(session_id, st.id)
-        if not st.removed:
-            self._selector.refresh(st)
+        self._selector.refresh(st)
         return events
 
     # ------------------------------------------------------------------ quota

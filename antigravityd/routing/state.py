@@ -147,6 +147,7 @@ class AccountState:
         "health_band",
         "id",
         "in_flight",
+        "last_selected",
         "latency_ewma",
         "percents",
         "project_id",
@@ -164,6 +165,7 @@ class AccountState:
         self.quota = QuotaBook()
         self.percents: dict[str, int] = {}  # per-model remaining percent, cached for the selection key
         self.in_flight = 0
+        self.last_selected = -math.inf  # monotonic; the tie-break of last resort (least recently chosen first)
         self.aimd = Aimd(settings.aimd)
         self.breaker = Breaker(settings.breaker)
         self.health = Health(settings.health)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from antigravityd.store import validate as v
@@ -181,7 +181,8 @@ def recent_requests(tx: Tx, *, limit: int, before: tuple[datetime, str] | None, 
         raise ValidationError(f"limit must be within 1..{MAX_RECENT}")
     where, params = ["1 = 1"], {}
     if before is not None:
-        where.append("(ts < :b_ts OR (ts = :b_ts AND request_id < :b_id))")
+        # "ts <= b_ts" first, so the ts index bounds the scan; the OR only breaks ties within one timestamp
+        where.append("ts <= :b_ts AND (ts < :b_ts OR request_id < :b_id)")
         params |= {"b_ts": v.aware(before[0], "before"), "b_id": str(before[1])}
     if since is not None:
         where.append("ts >= :since")
@@ -215,25 +216,40 @@ def _window(since: datetime, until: datetime | None) -> tuple[str, dict[str, Any
     return "hour >= :since AND hour < :until", {"since": since, "until": v.aware(until, "until")}
 
 
+def _breakdown_window(by: str, since: datetime, until: datetime | None, now: datetime) -> tuple[str, dict[str, Any]]:
+    """Whole days from the daily rollup, the partial days at both ends from the hourly one."""
+    since = v.aware(since, "since").replace(minute=0, second=0, microsecond=0)
+    until = v.aware(until, "until") if until is not None else None
+    first_day = since.replace(hour=0)
+    if first_day < since:
+        first_day += timedelta(days=1)
+    last_day = (until or now).replace(hour=0, minute=0, second=0, microsecond=0)
+    params: dict[str, Any] = {"since": since, "until": until, "d0": first_day, "d1": last_day}
+    end = " AND hour < :until" if until is not None else ""
+    if first_day >= last_day:  # less than one whole day: hours only
+        return f"dim = '{by}' AND hour >= :since{end}", params
+    return (f"((dim = '{by}_day' AND hour >= :d0 AND hour < :d1) OR (dim = '{by}' AND ((hour >= :since AND "
+            f"hour < :d0) OR (hour >= :d1{end}))))"), params
+
+
 def request_stats(tx: Tx, by: StatsDimension, since: datetime, until: datetime | None) -> list[StatsRow]:
     """Totals per hour, day, model or account over [since, until), from the hourly rollup (whole hours)."""
     where, params = _window(since, until)
     if by in ("hour", "day"):
         bucket = tx.d.trunc(by, "hour")
-        sql = (f"SELECT {bucket} AS bucket, '' AS label, {_SUMS} FROM request_rollup WHERE {where} "
-               f"GROUP BY {bucket} ORDER BY {bucket}")
-    elif by == "model":
-        sql = f"SELECT model AS bucket, model AS label, {_SUMS} FROM request_rollup WHERE {where} GROUP BY model"
-    elif by == "account":
-        sql = (f"SELECT account_id AS bucket, MAX(account_email) AS label, {_SUMS} FROM request_rollup "
-               f"WHERE {where} GROUP BY account_id")
+        sql = (f"SELECT {bucket} AS bucket, '' AS label, {_SUMS} FROM request_rollup WHERE dim = 'total' "
+               f"AND {where} GROUP BY {bucket} ORDER BY {bucket}")
+    elif by in ("model", "account"):
+        where, params = _breakdown_window(by, since, until, tx.now)
+        sql = f"SELECT key AS bucket, MAX(label) AS label, {_SUMS} FROM request_rollup WHERE {where} GROUP BY key"
     else:
         raise ValidationError("stats dimension must be hour, day, model or account")
     rows = []
     for r in tx.all(sql, **params):
         start = tx.d.dt(r["bucket"]) if by in ("hour", "day") else None
         key = start.isoformat() if start else str(r["bucket"])
-        rows.append(StatsRow(key=key, label=r["label"] or key, start=start, requests=int(r["requests"]),
+        label = r["label"] or ("" if by == "account" else key)
+        rows.append(StatsRow(key=key, label=label, start=start, requests=int(r["requests"]),
                              errors=int(r["errors"]), tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]),
                              tokens_cached=int(r["tokens_cached"]), tokens_thinking=int(r["tokens_thinking"]),
                              latency_ms_sum=int(r["latency_ms_sum"])))
@@ -244,10 +260,7 @@ def request_stats(tx: Tx, by: StatsDimension, since: datetime, until: datetime |
 
 def token_totals(tx: Tx, since: datetime, until: datetime | None) -> TokenTotals:
     where, params = _window(since, until)
-    r = tx.one(f"SELECT {_SUMS} FROM request_rollup WHERE {where}", **params)
+    r = tx.one(f"SELECT {_SUMS} FROM request_rollup WHERE dim = 'total' AND {where}", **params)
     return TokenTotals(*(int(r[c] or 0) for c in ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached",
                                                   "tokens_thinking")))
 
-
-def rollup_key(row: RequestRecord) -> tuple[str, str]:
-    return (row.account_id or "", row.mapped_model or row.requested_model or "")

@@ -12,6 +12,7 @@ action from us.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,14 +47,17 @@ def translate(e: Exception) -> StoreError:
     return StoreError(f"postgres: {type(e).__name__}: {e}")
 
 
-def _configure(conn: psycopg.Connection) -> None:
+def _configure(conn: psycopg.Connection, setup_sql: str) -> None:
     # UUID columns load as plain strings: our one id scheme is the canonical UUID string.
     conn.adapters.register_loader("uuid", TextLoader)
+    if setup_sql:  # per-connection objects (temporary tables) the repository relies on
+        conn.execute(setup_sql)
+        conn.commit()
 
 
 class PgPool:
     def __init__(self, conninfo: str, *, name: str, min_size: int, max_size: int, statement_timeout: float,
-                 acquire_timeout: float) -> None:
+                 acquire_timeout: float, setup_sql: str = "") -> None:
         self.name = name
         self.acquire_timeout = acquire_timeout
         self.pool = ConnectionPool(
@@ -68,13 +72,14 @@ class PgPool:
             # the next request starts a fresh one at once, so recovery follows the server within seconds.
             reconnect_timeout=max(5.0, 2 * acquire_timeout),
             check=ConnectionPool.check_connection,
-            configure=_configure,
+            configure=functools.partial(_configure, setup_sql=setup_sql),
             kwargs={
                 "autocommit": False,
                 "row_factory": dict_row,
                 "application_name": "antigravityd",
                 "connect_timeout": max(2, round(acquire_timeout)),
-                "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+                # UTC sessions: hour/day buckets are UTC whatever the server's TimeZone setting.
+                "options": f"-c statement_timeout={int(statement_timeout * 1000)} -c TimeZone=UTC",
                 # Notice a vanished server on an idle connection within ~20 s instead of the kernel's hours.
                 "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 2,
             },

@@ -8,6 +8,7 @@ is left alone for ``REPLICA_RETRY`` seconds (its pool keeps reconnecting in the 
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -32,31 +33,47 @@ REPLICA_RETRY = 10.0  # seconds the replica is skipped after a failure
 PURGE_CHUNK = 10_000
 LISTEN_POLL = 0.25  # seconds a listener thread blocks before checking whether it should stop
 
-# One statement per batch: arrays in, inserted rows out to the hourly rollup, and the count back. Rows already
-# present (a replayed batch) are skipped by ON CONFLICT and therefore not counted twice in the rollup.
-_INSERT_BATCH = """
+# A batch is COPYed (binary: 3x cheaper than text here) into a per-connection temporary table, then one
+# statement moves the new rows into requests, adds them to the rollup and returns the count. Rows already
+# present (a replayed batch) are skipped by ON CONFLICT and therefore not counted twice.
+_BATCH_TYPES = (("request_id", "text"), ("ts", "timestamptz"), ("account_id", "text"), ("account_email", "text"),
+                ("dialect", "text"), ("path", "text"), ("requested_model", "text"), ("mapped_model", "text"),
+                ("status", "int2"), ("error_class", "text"), ("tokens_in", "int4"), ("tokens_out", "int4"),
+                ("tokens_cached", "int4"), ("tokens_thinking", "int4"), ("latency_ms", "int4"), ("ttfb_ms", "int4"),
+                ("stream", "bool"))
+_COLUMNS = ", ".join(name for name, _ in _BATCH_TYPES)
+_BATCH_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS request_batch ("
+                + ", ".join(f"{name} {kind}" for name, kind in _BATCH_TYPES) + ") ON COMMIT DELETE ROWS")
+_BATCH_COPY = f"COPY request_batch ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_SUMS = "requests, errors, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms"
+_INSERT_BATCH = f"""
 WITH ins AS (
-    INSERT INTO requests (request_id, ts, account_id, account_email, dialect, path, requested_model, mapped_model,
-                          status, error_class, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms,
-                          ttfb_ms, stream)
-    SELECT * FROM unnest(%(request_id)s::text[], %(ts)s::timestamptz[], %(account_id)s::uuid[],
-                         %(account_email)s::text[], %(dialect)s::text[], %(path)s::text[],
-                         %(requested_model)s::text[], %(mapped_model)s::text[], %(status)s::smallint[],
-                         %(error_class)s::text[], %(tokens_in)s::integer[], %(tokens_out)s::integer[],
-                         %(tokens_cached)s::integer[], %(tokens_thinking)s::integer[], %(latency_ms)s::integer[],
-                         %(ttfb_ms)s::integer[], %(stream)s::boolean[])
+    INSERT INTO requests ({_COLUMNS})
+    SELECT {_COLUMNS.replace("account_id", "account_id::uuid")} FROM request_batch
     ON CONFLICT (request_id) DO NOTHING
     RETURNING ts, account_id, account_email, requested_model, mapped_model, status, tokens_in, tokens_out,
               tokens_cached, tokens_thinking, latency_ms
-), rolled AS (
-    INSERT INTO request_rollup AS r (hour, account_id, model, account_email, requests, errors, tokens_in,
-                                     tokens_out, tokens_cached, tokens_thinking, latency_ms_sum)
-    SELECT date_trunc('hour', ts, 'UTC'), coalesce(account_id::text, ''), coalesce(mapped_model, requested_model, ''),
-           coalesce(max(account_email), ''), count(*), count(*) FILTER (WHERE status >= 400), sum(tokens_in),
-           sum(tokens_out), sum(tokens_cached), sum(tokens_thinking), sum(latency_ms)
+), fine AS (
+    -- aggregate the batch once at the finest grain (a few hundred rows at most), then derive every dimension
+    SELECT date_trunc('hour', ts) AS hour, coalesce(account_id::text, '') AS account,
+           coalesce(mapped_model, requested_model, '') AS model, coalesce(max(account_email), '') AS email,
+           count(*) AS requests, count(*) FILTER (WHERE status >= 400) AS errors, sum(tokens_in) AS tokens_in,
+           sum(tokens_out) AS tokens_out, sum(tokens_cached) AS tokens_cached,
+           sum(tokens_thinking) AS tokens_thinking, sum(latency_ms) AS latency_ms
     FROM ins GROUP BY 1, 2, 3
-    ON CONFLICT (hour, account_id, model) DO UPDATE SET
-        account_email = CASE WHEN excluded.account_email = '' THEN r.account_email ELSE excluded.account_email END,
+), rolled AS (
+    INSERT INTO request_rollup AS r (dim, hour, key, label, requests, errors, tokens_in, tokens_out, tokens_cached,
+                                     tokens_thinking, latency_ms_sum)
+    SELECT dim, bucket, key, max(label), sum(requests), sum(errors), sum(tokens_in), sum(tokens_out),
+           sum(tokens_cached), sum(tokens_thinking), sum(latency_ms)
+    FROM (SELECT 'total' AS dim, hour AS bucket, '' AS key, '' AS label, {_SUMS} FROM fine
+          UNION ALL SELECT 'model', hour, model, '', {_SUMS} FROM fine
+          UNION ALL SELECT 'account', hour, account, email, {_SUMS} FROM fine
+          UNION ALL SELECT 'model_day', date_trunc('day', hour), model, '', {_SUMS} FROM fine
+          UNION ALL SELECT 'account_day', date_trunc('day', hour), account, email, {_SUMS} FROM fine) AS dims
+    GROUP BY dim, bucket, key
+    ON CONFLICT (dim, hour, key) DO UPDATE SET
+        label = CASE WHEN excluded.label = '' THEN r.label ELSE excluded.label END,
         requests = r.requests + excluded.requests, errors = r.errors + excluded.errors,
         tokens_in = r.tokens_in + excluded.tokens_in, tokens_out = r.tokens_out + excluded.tokens_out,
         tokens_cached = r.tokens_cached + excluded.tokens_cached,
@@ -67,9 +84,7 @@ WITH ins AS (
 SELECT (SELECT count(*) FROM ins) AS inserted
 """
 
-_REQUEST_FIELDS = ("request_id", "ts", "account_id", "account_email", "dialect", "path", "requested_model",
-                   "mapped_model", "status", "error_class", "tokens_in", "tokens_out", "tokens_cached",
-                   "tokens_thinking", "latency_ms", "ttfb_ms", "stream")
+_ROW_VALUES = operator.attrgetter(*(name for name, _ in _BATCH_TYPES))
 
 
 class PostgresRepository(SqlRepository):
@@ -94,7 +109,8 @@ class PostgresRepository(SqlRepository):
         except psycopg.OperationalError as e:
             raise translate(e) from e
         primary = PgPool(conninfo, name="primary", min_size=pool_min, max_size=pool_max,
-                         statement_timeout=statement_timeout, acquire_timeout=acquire_timeout)
+                         statement_timeout=statement_timeout, acquire_timeout=acquire_timeout,
+                         setup_sql=_BATCH_TABLE)
         await primary.open()
         replica = None
         if replica_url:
@@ -142,11 +158,20 @@ class PostgresRepository(SqlRepository):
 
     # -------------------------------------------------------------------------------------------- request log
     async def insert_requests(self, rows: Sequence[RequestRecord]) -> int:
-        rows = [v.request_record(r) for r in rows]
         if not rows:
             return 0
-        columns = {name: [getattr(r, name) for r in rows] for name in _REQUEST_FIELDS}
-        return await self._primary.run(lambda conn: conn.execute(_INSERT_BATCH, columns).fetchone()["inserted"])
+        rows = list(rows)
+
+        def work(conn: psycopg.Connection) -> int:
+            # Validation happens here, in the worker thread: a big batch must not hold up the trio loop.
+            values = [_ROW_VALUES(v.request_record(r)) for r in rows]
+            with conn.cursor().copy(_BATCH_COPY) as copy:
+                copy.set_types([kind for _, kind in _BATCH_TYPES])
+                for row in values:
+                    copy.write_row(row)
+            return conn.execute(_INSERT_BATCH).fetchone()["inserted"]
+
+        return await self._primary.run(work)
 
     async def purge_requests(self, older_than: datetime) -> int:
         cutoff = v.aware(older_than, "older_than")

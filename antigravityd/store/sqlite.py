@@ -12,7 +12,7 @@ import collections
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,6 @@ from antigravityd.store import validate as v
 from antigravityd.store.crypto import TokenCipher
 from antigravityd.store.errors import Conflict, StoreError, StoreUnavailable, ValidationError
 from antigravityd.store.models import RequestRecord
-from antigravityd.store.ops_misc import rollup_key
 from antigravityd.store.sqlrepo import Clock, SqlRepository, utc_now
 from antigravityd.store.threads import CancelHook, run_in_worker
 from antigravityd.store.tx import SqliteDialect, Tx
@@ -34,20 +33,36 @@ T = TypeVar("T")
 DB_FILE_NAME = "antigravityd.db"
 PURGE_CHUNK = 5000
 
-_INSERT_REQUEST = (
-    "INSERT INTO requests (request_id, ts, account_id, account_email, dialect, path, requested_model, mapped_model, "
-    "status, error_class, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms, ttfb_ms, stream) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING"
-)
-_UPSERT_ROLLUP = (
-    "INSERT INTO request_rollup (hour, account_id, model, account_email, requests, errors, tokens_in, tokens_out, "
-    "tokens_cached, tokens_thinking, latency_ms_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (hour, account_id, model) DO UPDATE SET account_email = excluded.account_email, "
-    "requests = requests + excluded.requests, errors = errors + excluded.errors, "
-    "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, "
-    "tokens_cached = tokens_cached + excluded.tokens_cached, "
-    "tokens_thinking = tokens_thinking + excluded.tokens_thinking, "
-    "latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum"
+_COLUMNS = ("request_id, ts, account_id, account_email, dialect, path, requested_model, mapped_model, status, "
+            "error_class, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms, ttfb_ms, stream")
+# A batch lands in a temporary table first (executemany: no Python loop per row), then plain SQL moves the rows
+# that are new into requests and adds them to the hourly rollup — the same shape as the PostgreSQL statement.
+_BATCH_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS request_batch ({_COLUMNS})"
+_BATCH_FILL = f"INSERT INTO request_batch ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_BATCH_STEPS = (
+    # keep only the first copy of a request id, and none that is stored already (a replayed batch)
+    "DELETE FROM request_batch WHERE rowid NOT IN (SELECT min(rowid) FROM request_batch GROUP BY request_id) "
+    "OR request_id IN (SELECT request_id FROM requests)",
+    f"INSERT INTO requests ({_COLUMNS}) SELECT {_COLUMNS} FROM request_batch",
+    *(f"""INSERT INTO request_rollup (dim, hour, key, label, requests, errors, tokens_in, tokens_out,
+                                       tokens_cached, tokens_thinking, latency_ms_sum)
+    SELECT '{dim}', hour, {key}, {label}, count(*), sum(status >= 400), sum(tokens_in), sum(tokens_out),
+           sum(tokens_cached), sum(tokens_thinking), sum(latency_ms)
+    FROM (SELECT CAST(ts AS INTEGER) / {seconds} * {seconds}.0 AS hour, coalesce(account_id, '') AS account,
+                 coalesce(mapped_model, requested_model, '') AS model, coalesce(account_email, '') AS email,
+                 status, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms FROM request_batch)
+    WHERE true
+    GROUP BY hour, {key}
+    ON CONFLICT (dim, hour, key) DO UPDATE SET
+        label = CASE WHEN excluded.label = '' THEN label ELSE excluded.label END,
+        requests = requests + excluded.requests, errors = errors + excluded.errors,
+        tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+        tokens_cached = tokens_cached + excluded.tokens_cached,
+        tokens_thinking = tokens_thinking + excluded.tokens_thinking,
+        latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum"""
+      for dim, key, label, seconds in (
+          ("total", "''", "''", 3600), ("model", "model", "''", 3600), ("account", "account", "max(email)", 3600),
+          ("model_day", "model", "''", 86400), ("account_day", "account", "max(email)", 86400))),
 )
 
 
@@ -173,34 +188,25 @@ class SqliteRepository(SqlRepository):
 
     # -------------------------------------------------------------------------------------------- request log
     async def insert_requests(self, rows: Sequence[RequestRecord]) -> int:
-        rows = [v.request_record(r) for r in rows]
         if not rows:
             return 0
+        rows = list(rows)
 
         def work(tx: Tx) -> int:
+            # Validation happens here, in the worker thread: a big batch must not hold up the trio loop.
+            values = [(r.request_id, r.ts.timestamp(), r.account_id, r.account_email, r.dialect, r.path,
+                       r.requested_model, r.mapped_model, r.status, r.error_class, r.tokens_in, r.tokens_out,
+                       r.tokens_cached, r.tokens_thinking, r.latency_ms, r.ttfb_ms, int(r.stream))
+                      for r in map(v.request_record, rows)]
             conn = tx.connection
-            totals: dict[tuple[float, str, str], list[Any]] = {}
-            inserted = 0
-            for r in rows:
-                ts = r.ts.timestamp()
-                if not conn.execute(_INSERT_REQUEST, (
-                    r.request_id, ts, r.account_id, r.account_email, r.dialect, r.path, r.requested_model,
-                    r.mapped_model, r.status, r.error_class, r.tokens_in, r.tokens_out, r.tokens_cached,
-                    r.tokens_thinking, r.latency_ms, r.ttfb_ms, int(r.stream),
-                )).rowcount:
-                    continue  # already stored by an earlier (replayed) batch: do not count it twice
-                inserted += 1
-                key = (float(int(ts) // 3600 * 3600), *rollup_key(r))
-                t = totals.setdefault(key, [r.account_email or "", 0, 0, 0, 0, 0, 0, 0])
-                t[0] = r.account_email or t[0]
-                t[1] += 1
-                t[2] += r.status >= 400
-                t[3] += r.tokens_in
-                t[4] += r.tokens_out
-                t[5] += r.tokens_cached
-                t[6] += r.tokens_thinking
-                t[7] += r.latency_ms
-            conn.executemany(_UPSERT_ROLLUP, [(*k, *t) for k, t in totals.items()])
+            conn.execute(_BATCH_TABLE)
+            conn.execute("DELETE FROM request_batch")
+            conn.executemany(_BATCH_FILL, values)
+            conn.execute(_BATCH_STEPS[0])
+            inserted = conn.execute(_BATCH_STEPS[1]).rowcount
+            for step in _BATCH_STEPS[2:]:
+                conn.execute(step)
+            conn.execute("DELETE FROM request_batch")
             return inserted
 
         return await self._write(work)
@@ -215,7 +221,8 @@ class SqliteRepository(SqlRepository):
             total += n
             if n < PURGE_CHUNK:
                 break
-        await self._write(lambda tx: tx.run("DELETE FROM request_rollup WHERE hour <= :c", c=cutoff.timestamp() - 3600))
+        await self._write(lambda tx: tx.run("DELETE FROM request_rollup WHERE hour <= :c",
+                                            c=cutoff - timedelta(hours=1)))
         return total
 
     # -------------------------------------------------------------------------------------------- change feed

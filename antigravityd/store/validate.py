@@ -40,8 +40,13 @@ _SECRET = re.compile(r"ya29\.[\w.\-]+|1//[\w.\-]+|(?i:bearer)\s+[\w.\-~+/]+=*")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def account_id(value: object) -> str:
     """A canonical lower-case UUID string. Malformed input is a ValidationError, never NotFound."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # the common case, without the cost of parsing
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
@@ -178,8 +183,8 @@ def quota(snapshot: QuotaSnapshot, now: datetime) -> QuotaSnapshot:
 
 
 def _count(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**62:
-        raise ValidationError(f"{what} must be a non-negative integer")
+    if type(value) is not int or not 0 <= value < 2**31:  # stored as 32-bit integers
+        raise ValidationError(f"{what} must be a non-negative integer below 2^31")
     return value
 
 
@@ -188,6 +193,8 @@ def request_record(row: RequestRecord) -> RequestRecord:
 
     Raising here drops one row (the recorder counts it); it never poisons a batch.
     """
+    if _already_clean(row):
+        return row
     if not isinstance(row.request_id, str) or not row.request_id or len(row.request_id) > 128:
         raise ValidationError("request_id must be a non-empty string of at most 128 characters")
     if not isinstance(row.ts, datetime):
@@ -199,17 +206,51 @@ def request_record(row: RequestRecord) -> RequestRecord:
         _count(getattr(row, name), name)
     if row.ttfb_ms is not None:
         _count(row.ttfb_ms, "ttfb_ms")
-    return dataclasses.replace(
-        row,
-        ts=aware(row.ts, "ts"),
-        dialect=_clip(row.dialect, 32) or "unknown",
-        path=_clip((row.path or "/").split("?", 1)[0].split("#", 1)[0], 512) or "/",
-        requested_model=_clip(row.requested_model, MAX_NAME),
-        mapped_model=_clip(row.mapped_model, MAX_NAME),
-        account_id=None if row.account_id is None else account_id(row.account_id),
-        account_email=_clip(row.account_email, MAX_EMAIL),
-        error_class=_clip(row.error_class, 64),
-        stream=bool(row.stream),
+    ts = row.ts if row.ts.tzinfo is UTC else aware(row.ts, "ts").replace(tzinfo=UTC)
+    normalised = {
+        "dialect": _clip(row.dialect, 32) or "unknown",
+        "path": _clip((row.path or "/").split("?", 1)[0].split("#", 1)[0], 512) or "/",
+        "requested_model": _clip(row.requested_model, MAX_NAME),
+        "mapped_model": _clip(row.mapped_model, MAX_NAME),
+        "account_id": None if row.account_id is None else account_id(row.account_id),
+        "account_email": _clip(row.account_email, MAX_EMAIL),
+        "error_class": _clip(row.error_class, 64),
+        "stream": bool(row.stream),
+    }
+    # Most rows are already clean: hand back the same object rather than building a copy (hot path).
+    changed = {k: val for k, val in normalised.items() if val is not getattr(row, k) and val != getattr(row, k)}
+    if ts is not row.ts:
+        changed["ts"] = ts  # the same instant, but in UTC
+    return dataclasses.replace(row, **changed) if changed else row
+
+
+_COUNTER = 2**31
+
+
+def _clean_text(value: object, limit: int) -> bool:
+    return value is None or (type(value) is str and 0 < len(value) <= limit and not value[0].isspace()
+                             and not value[-1].isspace())
+
+
+def _already_clean(r: RequestRecord) -> bool:
+    """The hot path: a row the pipeline built correctly passes these checks and is returned untouched."""
+    return (
+        type(r.request_id) is str and 0 < len(r.request_id) <= 128
+        and type(r.ts) is datetime and r.ts.tzinfo is UTC
+        and type(r.status) is int and 0 <= r.status <= 999
+        and type(r.tokens_in) is int and 0 <= r.tokens_in < _COUNTER
+        and type(r.tokens_out) is int and 0 <= r.tokens_out < _COUNTER
+        and type(r.tokens_cached) is int and 0 <= r.tokens_cached < _COUNTER
+        and type(r.tokens_thinking) is int and 0 <= r.tokens_thinking < _COUNTER
+        and type(r.latency_ms) is int and 0 <= r.latency_ms < _COUNTER
+        and (r.ttfb_ms is None or (type(r.ttfb_ms) is int and 0 <= r.ttfb_ms < _COUNTER))
+        and type(r.stream) is bool
+        and r.dialect is not None and _clean_text(r.dialect, 32)
+        and type(r.path) is str and r.path.startswith("/") and "?" not in r.path and "#" not in r.path
+        and _clean_text(r.path, 512)
+        and _clean_text(r.requested_model, MAX_NAME) and _clean_text(r.mapped_model, MAX_NAME)
+        and _clean_text(r.account_email, MAX_EMAIL) and _clean_text(r.error_class, 64)
+        and (r.account_id is None or (type(r.account_id) is str and _CANONICAL_UUID.fullmatch(r.account_id)))
     )
 
 
@@ -219,4 +260,6 @@ def _clip(value: object, limit: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError("request-log fields must be strings")
+    if 0 < len(value) <= limit and not value[0].isspace() and not value[-1].isspace():
+        return value
     return value.strip()[:limit] or None

@@ -74,16 +74,17 @@ CREATE TABLE requests (
 );
 CREATE INDEX requests_ts ON requests (ts);
 CREATE INDEX requests_account_ts ON requests (account_id, ts);
-CREATE INDEX requests_model_ts ON requests (mapped_model, ts);
 CREATE INDEX requests_errors_ts ON requests (ts) WHERE status >= 400;
 
--- Hourly totals maintained in the same statement as each request batch, so dashboard statistics read a few
--- hundred rows instead of scanning the request log.
+-- Totals maintained in the same statement as each request batch, so dashboard statistics read a few thousand
+-- rows instead of scanning the request log. dim 'total': one row per hour; 'model' / 'account': per hour and
+-- model / account id ('' = no account was chosen; label = its email); 'model_day' / 'account_day': the same per
+-- UTC day (``hour`` = start of the day), so a 30-day breakdown reads days plus the hours at the window's edges.
 CREATE TABLE request_rollup (
+    dim             text NOT NULL CHECK (dim IN ('total', 'model', 'account', 'model_day', 'account_day')),
     hour            timestamptz NOT NULL,
-    account_id      text NOT NULL DEFAULT '',   -- '' = no account was chosen
-    model           text NOT NULL DEFAULT '',
-    account_email   text NOT NULL DEFAULT '',
+    key             text NOT NULL DEFAULT '',
+    label           text NOT NULL DEFAULT '',
     requests        bigint NOT NULL DEFAULT 0,
     errors          bigint NOT NULL DEFAULT 0,
     tokens_in       bigint NOT NULL DEFAULT 0,
@@ -91,7 +92,7 @@ CREATE TABLE request_rollup (
     tokens_cached   bigint NOT NULL DEFAULT 0,
     tokens_thinking bigint NOT NULL DEFAULT 0,
     latency_ms_sum  bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (hour, account_id, model)
+    PRIMARY KEY (dim, hour, key)
 );
 
 CREATE TABLE app_settings (

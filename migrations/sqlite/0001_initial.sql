@@ -69,14 +69,13 @@ CREATE TABLE requests (
 ) STRICT;
 CREATE INDEX requests_ts ON requests (ts);
 CREATE INDEX requests_account_ts ON requests (account_id, ts);
-CREATE INDEX requests_model_ts ON requests (mapped_model, ts);
 CREATE INDEX requests_errors_ts ON requests (ts) WHERE status >= 400;
 
 CREATE TABLE request_rollup (
+    dim             TEXT NOT NULL CHECK (dim IN ('total', 'model', 'account', 'model_day', 'account_day')),
     hour            REAL NOT NULL,
-    account_id      TEXT NOT NULL DEFAULT '',
-    model           TEXT NOT NULL DEFAULT '',
-    account_email   TEXT NOT NULL DEFAULT '',
+    key             TEXT NOT NULL DEFAULT '',
+    label           TEXT NOT NULL DEFAULT '',
     requests        INTEGER NOT NULL DEFAULT 0,
     errors          INTEGER NOT NULL DEFAULT 0,
     tokens_in       INTEGER NOT NULL DEFAULT 0,
@@ -84,7 +83,7 @@ CREATE TABLE request_rollup (
     tokens_cached   INTEGER NOT NULL DEFAULT 0,
     tokens_thinking INTEGER NOT NULL DEFAULT 0,
     latency_ms_sum  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (hour, account_id, model)
+    PRIMARY KEY (dim, hour, key)
 ) STRICT;
 
 CREATE TABLE app_settings (

@@ -28,7 +28,7 @@ def snap(account_id, tier="pro", *, project=None, quota=None, **kw):
 
 
 def pool_of(*snapshots, indexed=True, **settings):
-    pool = AccountPool(PoolSettings(**settings), indexed=indexed)
+    pool = AccountPool(PoolSettings(**settings), selector="index" if indexed else "scan")
     for s in snapshots:
         pool.upsert(s)
     return pool

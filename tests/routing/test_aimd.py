@@ -75,3 +75,22 @@ def test_limit_stays_in_bounds_and_rate_is_never_negative(ops):
         )(now)
         assert 10 <= a.limit <= 1000
         assert a.rate(now) >= 0
+
+
+@given(
+    st.lists(st.floats(0, 200), max_size=60),
+    st.floats(0.1, 3.0),
+    st.floats(0, 500),
+)
+def test_below_ratio_at_is_the_first_moment_under_the_ratio(request_times, ratio, now):
+    a = Aimd()
+    t = 0.0
+    for dt in request_times:
+        t += dt / 10
+        a.record_request(t)
+    now = max(now, t)
+    at = a.below_ratio_at(ratio, now)
+    assert at >= now
+    if at > now + 1e-3:  # (ask about the earlier moment first: the estimate only moves forward in time)
+        assert a.usage_ratio(at - 1e-3) > ratio - 1e-6
+    assert a.usage_ratio(at + 1e-6) <= ratio + 1e-6

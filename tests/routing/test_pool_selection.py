@@ -128,6 +128,8 @@ def test_quota_exhausted_protects_and_update_restores(indexed):
     lease.release()
     assert [(e.kind, e.model) for e in events] == [("lockout", "m"), ("model_protected", "m")]
     assert events[0].until == WALL0 + 600
+    assert pool.select("m", now=100.0, exclude=["b"]) == Unavailable(500.0, Why.LOCKED)  # Google's reset
+    assert pool.select("m", now=700.0, exclude=["b"]) == Unavailable(None, Why.QUOTA_PROTECTED)
     assert pick(pool, now=700.0) == "b"  # the lock is over but the model stays protected
     assert pick(pool, "other", now=700.0) == "a"
     events = pool.update_quota("a", {"m": ModelQuota(1.0)}, wall=WALL0 + 700)
@@ -260,3 +262,40 @@ def test_server_error_and_not_found_lock_only_the_model(indexed):
     lease.release()
     assert pick(pool, "m") == "b" and pick(pool, "n") == "a"
     assert pick(pool, "m", now=15.0) == "a"
+
+
+def test_reconfigure_applies_the_new_cap_and_keeps_learned_state(indexed):
+    from antigravityd.routing.state import PoolSettings
+
+    pool = pool_of(snap("a"), indexed=indexed, max_concurrent_per_account=1)
+    held = take(pool)
+    assert pool.select("m", now=0.0).reason == Why.AT_CAPACITY
+    pool.get("a").aimd.record_rate_limited(0.0)
+    pool.reconfigure(PoolSettings(max_concurrent_per_account=2))
+    assert pool.get("a").aimd.limit == 10 and pool.get("a").in_flight == 1
+    second = take(pool)
+    assert pool.select("m", now=0.0).reason == Why.AT_CAPACITY
+    held.release()
+    second.release()
+    assert pool.in_flight() == {"a": 0}
+
+
+def test_auto_selector_switches_between_scan_and_index_as_the_pool_grows_and_shrinks():
+    from antigravityd.routing.pool import AccountPool
+    from antigravityd.routing.state import PoolSettings
+
+    pool = AccountPool(PoolSettings(max_concurrent_per_account=1))
+    pool.upsert(snap("only", "free"))
+    assert pick(pool) == "only"
+    for i in range(40):
+        pool.upsert(snap(f"p{i}", "pro", quota={"m": 0.5}))
+    pool.upsert(snap("top", "ultra"))
+    assert pick(pool) == "top"
+    held = take(pool)
+    assert held.account_id == "top" and pick(pool) != "top"  # the index sees the slot taken …
+    held.release()
+    assert pick(pool) == "top"  # … and given back
+    for i in range(40):
+        pool.remove(f"p{i}")
+    pool.upsert(snap("top", "ultra", enabled=False))
+    assert pick(pool) == "only"

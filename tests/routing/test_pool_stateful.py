@@ -4,7 +4,8 @@ Invariants checked after every step:
 * no account ever has more requests in flight than the cap;
 * each account's in-flight count equals the leases held on it (nothing leaks, nothing is released twice);
 * a half-open circuit has at most one probe out, and the breaker knows exactly when one is;
-* the indexed selector chooses an account with the same order key as the reference scan (or both find none).
+* the indexed selector chooses an account with the same order key as the reference scan (or both find none);
+* session bindings only ever point at existing, usable accounts.
 """
 
 from hypothesis import settings
@@ -37,7 +38,7 @@ class PoolMachine(RuleBasedStateMachine):
             max_concurrent_per_account=CAP,
             breaker=BreakerPolicy(failure_threshold=2, open_seconds=5, success_threshold=2),
             protection=ProtectionPolicy(threshold=20, monitored=frozenset(MODELS)),
-        ))
+        ), selector="index")
         for account, tier, project in zip(ACCOUNTS, tiers, projects, strict=True):
             self.pool.upsert(snap(account, tier, project=project))
         self.now = 0.0
@@ -47,6 +48,7 @@ class PoolMachine(RuleBasedStateMachine):
           exclude=st.sets(st.sampled_from(ACCOUNTS), max_size=3))
     def select(self, model, session, exclude):
         reference = None
+        self.pool._maybe_reband(self.now)  # what select does first: bands follow the decayed health scores
         if session is None:
             ref = ScanSelector(self.pool._accounts, self.pool._rules).best(model, exclude, self.now)
             reference = None if ref is None else order_key(ref, model)
@@ -132,6 +134,14 @@ class PoolMachine(RuleBasedStateMachine):
             assert probes.get(key, 0) <= 1
             if not st_.removed:
                 assert st_.breaker.probe_in_flight == bool(probes.get(key, 0))
+
+    @invariant()
+    def bindings_point_at_usable_accounts(self):
+        if not hasattr(self, "pool"):
+            return
+        for account_id in self.pool.sessions.counts_by_account():
+            st_ = self.pool.get(account_id)
+            assert st_ is not None and st_.usable
 
     def teardown(self):
         if not hasattr(self, "pool"):

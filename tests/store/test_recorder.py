@@ -121,3 +121,16 @@ async def test_spill_survives_a_restart(repo, tmp_path):
     writer = make_writer(repo, tmp_path)
     await writer.flush_and_close()
     assert await stored(repo) == 30 and writer.stats.dropped == 1 and not spill.pending()
+
+
+async def test_from_config(repo, tmp_path):
+    from antigravityd.config import load_config
+
+    config = load_config(tmp_path / "absent.toml", environ={}, overrides={
+        "data_dir": str(tmp_path / "d"), "database.request_log_queue": 1234,
+        "database.request_log_flush_interval": 0.5})
+    writer = RequestLogWriter.from_config(repo, config, registry=CollectorRegistry())
+    assert (writer.queue_max, writer.flush_interval) == (1234, 0.5)
+    writer.record(row())
+    await writer.flush_and_close()
+    assert await stored(repo) == 1

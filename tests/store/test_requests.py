@@ -124,3 +124,36 @@ async def test_retention_purge(repo):
     assert len(remaining) == 6 and min(r.ts for r in remaining) == T0 - timedelta(days=5)
     stats = await repo.request_stats("day", since=T0 - timedelta(days=30))
     assert sum(s.requests for s in stats) == 6
+
+
+@pytest.mark.parametrize(("since_h", "until_h"), [
+    (0, None), (5.5, None), (13, 61), (13.25, 61.75), (24, 48), (30, 40), (47, 49), (0, 200), (-10, 3),
+])
+async def test_breakdowns_match_a_brute_force_count(repo, since_h, until_h):
+    """Breakdowns read whole days from the daily rollup and the edges from the hourly one: same answer."""
+    day0 = (datetime.now(UTC) - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = [rec(0, ts=day0 + timedelta(hours=h, minutes=7), account_id=[ACC_A, ACC_B, None][h % 3],
+                mapped_model=f"m{h % 4}", tokens_in=h) for h in range(0, 24 * 5, 1)]
+    await repo.insert_requests(rows)
+    since = day0 + timedelta(hours=since_h)
+    until = None if until_h is None else day0 + timedelta(hours=until_h)
+    floor = since.replace(minute=0, second=0, microsecond=0)
+    chosen = [r for r in rows if r.ts.replace(minute=0) >= floor and (until is None or r.ts.replace(minute=0) < until)]
+    for by, key in (("model", lambda r: r.mapped_model), ("account", lambda r: r.account_id or "")):
+        expected: dict[str, tuple[int, int]] = {}
+        for r in chosen:
+            n, t = expected.get(key(r), (0, 0))
+            expected[key(r)] = (n + 1, t + r.tokens_in)
+        got = {s.key: (s.requests, s.tokens_in) for s in await repo.request_stats(by, since=since, until=until)}
+        assert got == expected, by
+
+
+async def test_retention_round(repo):
+    from antigravityd.store.retention import purge_once
+
+    now = datetime.now(UTC)
+    await repo.insert_requests([rec(0, ts=now - timedelta(days=d)) for d in (1, 29, 31, 90)])
+    await repo.put_signature("content", "h", "sig", "claude")
+    result = await purge_once(repo, request_days=30, now=now + timedelta(days=8))
+    assert result.requests == 3 and result.signatures == {"tool_call": 0, "content": 1, "session": 0}
+    assert len(await repo.recent_requests()) == 1
