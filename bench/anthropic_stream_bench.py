@@ -3,7 +3,9 @@ fake upstream, in one run (issue 6 benchmark).
 
     PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 300] [--slow 1000]
 
-Phases (each first against the fake directly — the floor — then through the daemon):
+Phases (each first against the fake directly — the floor — then, for the fast phases, the daemon's own synthetic
+SSE stream of the same shape (``/api/diagnostics/stream``: no upstream, no translation — what the HTTP server and
+the event loop cost by themselves), then through the daemon):
 
 * ``fast c=10`` and ``fast c=200``: streams of 100 upstream events 5 ms apart;
 * ``slow``: ``--slow`` streams all at once, 1 s to the first byte, then 20 events 500 ms apart.
@@ -60,11 +62,11 @@ def proc_mem(pid: int) -> dict[str, float]:
 class Target:
     """Where the streams go: the daemon's /v1/messages, or the fake's streamGenerateContent directly."""
 
-    def __init__(self, name: str, url: str, headers: dict[str, str], body: object) -> None:
-        self.name, self.url, self.headers, self.body = name, url, headers, body
+    def __init__(self, name: str, url: str, headers: dict[str, str], body: object, method: str = "POST") -> None:
+        self.name, self.url, self.headers, self.body, self.method = name, url, headers, body, method
 
-    def request(self, prompt: str) -> tuple[str, dict[str, str], bytes]:
-        return self.url, self.headers, json.dumps(self.body(prompt)).encode()
+    def request(self, prompt: str) -> tuple[str, dict[str, str], bytes | None]:
+        return self.url, self.headers, json.dumps(self.body(prompt)).encode() if self.body else None
 
 
 async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttfb: list[float],
@@ -72,7 +74,7 @@ async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttf
     url, headers, body = target.request(prompt)
     started = time.perf_counter()
     try:
-        async with client.stream("POST", url, headers=headers, content=body) as r:
+        async with client.stream(target.method, url, headers=headers, content=body) as r:
             first = True
             size = 0
             async for chunk in r.aiter_raw():
@@ -107,14 +109,14 @@ async def phase(target: Target, prompt: str, streams: int, concurrency: int, dae
     return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(failures),
             "streams_s": streams / wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
             "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
-            "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if target.name == "daemon" else None,
-            **({f"daemon_{k}_mb": v for k, v in proc_mem(daemon_pid).items()} if target.name == "daemon" else {})}
+            "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if target.name != "fake" else None,
+            **({f"daemon_{k}_mb": v for k, v in proc_mem(daemon_pid).items()} if target.name != "fake" else {})}
 
 
 def show(row: dict) -> None:
     cpu = row["daemon_cpu_ms_per_stream"]
     mem = f"  RSS {row['daemon_VmRSS_mb']:.0f} MB, peak {row['daemon_VmHWM_mb']:.0f} MB" if cpu is not None else ""
-    print(f"  {row['target']:>6}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
+    print(f"  {row['target']:>9}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
           f"  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms  p99 {row['ttfb_p99_ms']:7.1f} ms"
           + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
           + mem + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)
@@ -131,6 +133,8 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
                     {"x-api-key": api_key, "anthropic-version": "2023-06-01", "content-type": "application/json"},
                     lambda p: {"model": MODEL, "max_tokens": 1024, "stream": True,
                                "messages": [{"role": "user", "content": p}]})
+    synthetic = Target("synthetic", daemon_url + "/api/diagnostics/stream?events=100&interval_ms=5",
+                       {"authorization": f"Bearer {api_key}"}, None, method="GET")
     rows = []
     print(f"daemon idle: {proc_mem(pid)}", flush=True)
     for label, prompt, streams, concurrency in (("fast", FAST, 50, 10), ("fast", FAST, args.streams, 10),
@@ -138,7 +142,7 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
                                                 ("slow", SLOW, args.slow, args.slow)):
         warmup = streams == 50
         print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
-        for target in (direct, daemon):
+        for target in (direct, synthetic, daemon) if label == "fast" else (direct, daemon):
             row = await phase(target, prompt, streams, concurrency, pid)
             row["phase"] = label
             if not warmup:

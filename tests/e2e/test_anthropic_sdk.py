@@ -28,6 +28,9 @@ from tests.fake_upstream.generation import tiny_png
 from tests.support.daemon import start_daemon
 from tests.support.gateway import Gateway, start_gateway, upstream_settings
 
+# The SDK warns that budget thinking is deprecated for new models; these tests use it on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:Using Claude with:UserWarning")
+
 CLAUDE = "claude-opus-4-6"  # → claude-opus-4-6-thinking upstream
 SONNET = "claude-sonnet-4-6"
 GEMINI = "gemini-3-flash"
