@@ -89,6 +89,15 @@ def _urls(v: list[str]) -> str | None:
     return None if not bad else "a list of http:// or https:// URLs"
 
 
+def _networks(v: list[str]) -> str | None:
+    try:
+        for item in v:
+            ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return "a list of IP addresses or CIDR ranges"
+    return None
+
+
 def _db_url(v: str) -> str | None:
     return None if v == "" or v.startswith(("postgres://", "postgresql://")) else "a postgresql:// URL or empty"
 
@@ -122,6 +131,8 @@ class ServerConfig:
                                   doc="Seconds a request body may stall between two reads (408).")
     keepalive_timeout: float = setting(75.0, check=between(0.1, 3600),
                                        doc="Seconds an idle keep-alive connection is kept open.")
+    send_timeout: float = setting(60.0, check=between(0.1, 3600),
+                                  doc="Seconds a write to a client may block (a client that stopped reading).")
     drain_timeout: float = setting(30.0, check=between(0.1, 3600),
                                    doc="Hard deadline after SIGTERM: streams still running are cut then.")
     drain_idle_grace: float = setting(1.0, check=between(0.0, 60),
@@ -152,6 +163,9 @@ class SecurityConfig:
     token_key_file: str = setting("", doc="Key file for encrypting OAuth tokens at rest; "
                                           "empty = <data_dir>/token.key, generated on first start.")
     expose_account_email: bool = setting(False, doc="Send X-Account-Email on proxied responses.")
+    trusted_proxies: list[str] = setting([], check=_networks,
+                                         doc="Reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For names the "
+                                             "real client, for the admin brute-force guard.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +225,9 @@ class RoutingConfig:
                                           doc="Skip an account whose learned requests-per-minute use exceeds this.")
     max_wait_for_lockout: float = setting(2.0, check=between(0, 60),
                                           doc="When every account is locked, wait this long at most for one.")
+    max_wait_for_capacity: float = setting(60.0, check=between(0, 3600),
+                                           doc="When every usable account is at its concurrency cap, a request "
+                                               "waits this long at most for a free slot (then 429).")
     fixed_account: str = setting("", doc="Email of an account every request goes to (fixed-account mode).")
     circuit_failure_threshold: int = setting(5, check=between(1, 1000), doc="Failures that open a circuit.")
     circuit_open_seconds: float = setting(60.0, check=between(1, 86400), doc="Seconds a circuit stays open.")
@@ -246,6 +263,9 @@ class SyncConfig:
     remote: str = setting("", env="ANTIGRAVITY_SYNC_REMOTE", check=_url_or_empty,
                           doc="Another instance to exchange model mappings with (LWW); empty = off.")
     interval: float = setting(60.0, check=between(5, 86400), doc="Seconds between sync rounds.")
+    tombstone_ttl: float = setting(30 * 86400.0, check=between(3600, 3650 * 86400),
+                                   doc="Seconds a deleted mapping's tombstone is kept (it must outlive the longest "
+                                       "time an instance may stay out of sync).")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,9 @@ from antigravityd.store import validate as v
 __all__ = ["EmailLookup", "EmailLookupUnavailable", "ImportItem", "ImportReport", "import_path", "no_email_lookup"]
 
 Outcome = Literal["created", "updated", "unchanged", "skipped", "error"]
-EmailLookup = Callable[[str], Awaitable[str]]
+# Refresh token → its account's email, or (email, refresh token to store) when looking it up made Google rotate
+# the token (the old one may be retired already).
+EmailLookup = Callable[[str], Awaitable["str | tuple[str, str]"]]
 MAX_FILE_BYTES = 16 * 1024 * 1024
 DEFAULT_FALLBACK_PROJECT = "bamboo-precept-lgxtn"
 _REFRESH_TOKEN = re.compile(r"1//[0-9A-Za-z_\-]{10,}")
@@ -298,7 +300,9 @@ async def _import_one(repo: Repository, c: _Candidate, seen: dict[str, str], loo
     draft = c.draft
     if draft is None:
         try:
-            draft = AccountDraft(email=await lookup_email(v.token(c.token)), refresh_token=c.token)
+            found = await lookup_email(v.token(c.token))
+            email, token = found if isinstance(found, tuple) else (found, c.token)
+            draft = AccountDraft(email=email, refresh_token=token)
         except (EmailLookupUnavailable, ValidationError) as e:
             return ImportItem(c.source, None, "skipped", str(e))
     try:

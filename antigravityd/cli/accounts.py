@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import trio
 
-from antigravityd.accounts.importer import EmailLookup, ImportReport, import_path, no_email_lookup
+from antigravityd.accounts.errors import LifecycleError
+from antigravityd.accounts.importer import EmailLookup, ImportReport, import_path
+from antigravityd.accounts.lifecycle import Lifecycle, open_standalone
 from antigravityd.cli import load_cli_config
+from antigravityd.cli.accounts_lifecycle import lifecycle_command
 from antigravityd.config import Config
 from antigravityd.store import (
     Account,
@@ -31,13 +35,12 @@ from antigravityd.store.validate import redact_url
 PROGRESS_FROM = 20  # show progress on stderr for imports of more entries than this
 
 
-def email_lookup(config: Config) -> EmailLookup:
-    """Refresh token → account email via the OAuth userinfo call.
-
-    Seam for the upstream/pipeline issue, which provides the OAuth client: until then there is no lookup, and
-    ``accounts add`` needs ``--email``.
-    """
-    return no_email_lookup
+@asynccontextmanager
+async def email_lookup(config: Config, repo: Repository) -> AsyncIterator[EmailLookup]:
+    """Refresh token → account email (and the refresh token to keep, should Google rotate it) via the OAuth
+    refresh and userinfo calls of the onboarding service. Needs the OAuth client secret only when used."""
+    async with open_standalone(config, repo) as life:
+        yield life.onboarding.lookup_email
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Add an account, or update the refresh token of the account with that email.")
     p.add_argument("--refresh-token", required=True, metavar="TOKEN",
                    help="the OAuth refresh token (1//…); '-' reads it from stdin, keeping it out of shell history")
-    p.add_argument("--email", help="the account's Google email (required until the OAuth userinfo lookup exists)")
+    p.add_argument("--email", help="the account's Google email; without it Google is asked (the token is refreshed "
+                                   "and userinfo read; the project and quota are fetched too)")
     p.add_argument("--name", help="display name")
     p.set_defaults(func=_run(_add))
 
@@ -87,6 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=50, help="how many events (default 50, at most 1000)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run(_events))
+
+    from antigravityd.cli import accounts_lifecycle
+
+    accounts_lifecycle.register_into(asub, _run)
 
 
 Command = Callable[[Repository, argparse.Namespace, Config], Awaitable[int]]
@@ -160,16 +168,26 @@ async def _add(repo: Repository, args: argparse.Namespace, config: Config) -> in
     token = args.refresh_token
     if token == "-":
         token = (await trio.to_thread.run_sync(sys.stdin.readline)).strip()
+    if not args.email:
+        return await lifecycle_command(_add_via_google)(repo, argparse.Namespace(token=token, name=args.name), config)
     email = args.email
-    if not email:
-        try:
-            email = await email_lookup(config)(token)
-        except Exception as e:  # whatever the lookup raises, the user needs the same advice
-            print(f"antigravityd: --email is required ({e})", file=sys.stderr)
-            return 2
     result = await repo.upsert_account(AccountDraft(email=email, refresh_token=token, name=args.name))
     verb = "added" if result.created else ("updated" if result.changed else "unchanged")
     print(f"{verb} {result.account.email} ({result.account.id})")
+    return 0
+
+
+async def _add_via_google(life: Lifecycle, repo: Repository, args: argparse.Namespace, config: Config) -> int:
+    try:
+        added = await life.onboarding.add_refresh_token(args.token, name=args.name)
+    except LifecycleError as e:
+        if e.code != "oauth_not_configured":
+            raise
+        print(f"antigravityd: --email is required: the email cannot be looked up ({e.message})", file=sys.stderr)
+        return 2
+    print(f"{'added' if added.created else 'updated'} {added.email} ({added.id})")
+    if added.quota_error:
+        print(f"antigravityd: warning: first quota fetch failed: {added.quota_error}", file=sys.stderr)
     return 0
 
 
@@ -178,8 +196,9 @@ async def _import(repo: Repository, args: argparse.Namespace, config: Config) ->
         if total > PROGRESS_FROM and (done == total or done % 10 == 0):
             print(f"\rimporting {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
-    report = await import_path(repo, args.path, lookup_email=email_lookup(config), progress=progress,
-                               fallback_project=config.upstream.default_project)
+    async with email_lookup(config, repo) as lookup:
+        report = await import_path(repo, args.path, lookup_email=lookup, progress=progress,
+                                   fallback_project=config.upstream.default_project)
     _print_report(report, as_json=args.json)
     return 0 if report.ok else 1
 

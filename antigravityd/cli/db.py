@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import psycopg
-
 from antigravityd.cli import load_cli_config
 from antigravityd.store import migrate, sqlite_path
 
@@ -36,6 +34,8 @@ def _target(args: argparse.Namespace) -> tuple[str, str]:
 def describe(backend: str, where: str) -> str:
     if backend == "sqlite":
         return f"SQLite {where}"
+    import psycopg  # only PostgreSQL commands pay for importing the driver
+
     params = psycopg.conninfo.conninfo_to_dict(where)
     return "PostgreSQL {}:{}/{}".format(params.get("host", "local socket"), params.get("port", 5432),
                                         params.get("dbname", "(default)"))  # never the password
@@ -43,6 +43,8 @@ def describe(backend: str, where: str) -> str:
 
 def _migrate(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    import psycopg
 
     backend, where = _target(args)
     try:
@@ -60,6 +62,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    import psycopg
 
     backend, where = _target(args)
     try:

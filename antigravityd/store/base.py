@@ -149,6 +149,10 @@ class Repository(Protocol):
     async def merge_mappings(self, remote: Iterable[ModelMapping]) -> list[ModelMapping]:
         """LWW-merge entries from another instance; returns those that won and were stored."""
 
+    async def purge_mapping_tombstones(self, older_than: int) -> int:
+        """Forget tombstones whose ``updated_at`` (epoch ms) is before ``older_than``; returns how many. Only safe
+        once every instance has had the delete (the mapping sync purges after weeks, not rounds)."""
+
     # -------------------------------------------------------------------------------------------- signatures
     async def put_signature(self, kind: SignatureKind, key: str, signature: str, model_family: str) -> None: ...
     async def get_signature(self, kind: SignatureKind, key: str) -> SignatureRecord | None:

@@ -229,6 +229,15 @@ class SqlRepository:
     async def merge_mappings(self, remote: Iterable[ModelMapping]) -> list[ModelMapping]:
         return await self._write(misc.merge_mappings, list(remote))
 
+    async def purge_mapping_tombstones(self, older_than: int) -> int:
+        if not isinstance(older_than, int) or isinstance(older_than, bool):
+            raise v.ValidationError("older_than must be epoch milliseconds")
+
+        def work(tx: Tx) -> int:
+            return tx.run("DELETE FROM model_mappings WHERE deleted = true AND updated_at < :cutoff", cutoff=older_than)
+
+        return await self._write(work)
+
     # -------------------------------------------------------------------------------------------- signatures
     async def put_signature(self, kind: SignatureKind, key: str, signature: str, model_family: str) -> None:
         await self._write(misc.put_signature, kind, key, signature, model_family)

@@ -1,0 +1,88 @@
+"""Settings of the upstream HTTP layer, the shared httpx client, and the per-base health memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .sse import MAX_LINE_BYTES
+
+__all__ = ["BaseHealth", "ClientSettings", "make_http_client"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    base_urls: tuple[str, ...]
+    user_agent: str
+    client_version: str
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0  # between two reads, not in total
+    write_timeout: float = 30.0
+    pool_timeout: float = 30.0  # waiting for a free connection
+    total_timeout: float = 900.0  # one call, stream included
+    max_connections: int = 1024
+    max_keepalive_connections: int = 128
+    keepalive_expiry: float = 30.0
+    base_cooldown: float = 30.0  # a base that failed is tried last for this long
+    trust_env: bool = False  # honour HTTP(S)_PROXY / NO_PROXY from the environment
+    max_error_body: int = 1 << 20  # error bodies are cut here (classification needs the beginning only)
+    max_response_body: int = 64 << 20  # a larger non-stream answer is a failure (images are big, not this big)
+    max_sse_line: int = MAX_LINE_BYTES
+
+    def __post_init__(self) -> None:
+        if not self.base_urls:
+            raise ValueError("at least one upstream base URL is required")
+        object.__setattr__(self, "base_urls", tuple(u.rstrip("/") for u in self.base_urls))
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> ClientSettings:
+        """From :class:`antigravityd.config.Config` (``upstream`` section and ``upstream_user_agent``)."""
+        up = config.upstream
+        values = dict(
+            base_urls=tuple(up.base_urls), user_agent=config.upstream_user_agent, client_version=up.client_version,
+            connect_timeout=up.connect_timeout, read_timeout=up.read_timeout, total_timeout=up.total_timeout,
+            max_connections=up.max_connections, max_keepalive_connections=min(up.max_connections, 128),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> httpx.AsyncClient:
+    """The shared upstream HTTP client. ``verify`` is passed to httpx (a CA bundle path, or False for tests on
+    plain-HTTP loopback, which also skips loading the CA bundle)."""
+    return httpx.AsyncClient(
+        verify=verify,
+        http1=True,
+        http2=False,
+        limits=httpx.Limits(max_connections=settings.max_connections,
+                            max_keepalive_connections=settings.max_keepalive_connections,
+                            keepalive_expiry=settings.keepalive_expiry),
+        timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
+                              write=settings.write_timeout, pool=settings.pool_timeout),
+        follow_redirects=False,
+        trust_env=settings.trust_env,
+    )
+
+
+class BaseHealth:
+    """Which bases failed recently. Order: healthy ones as configured, then the recently failed ones."""
+
+    def __init__(self, bases: tuple[str, ...], cooldown: float, clock: Callable[[], float]) -> None:
+        self._bases = bases
+        self._cooldown = cooldown
+        self._clock = clock
+        self._bad_until: dict[str, float] = {}
+
+    def order(self) -> list[str]:
+        now = self._clock()
+        good = [b for b in self._bases if self._bad_until.get(b, 0.0) <= now]
+        return good + [b for b in self._bases if b not in good]
+
+    def failed(self, base: str) -> None:
+        self._bad_until[base] = self._clock() + self._cooldown
+
+    def succeeded(self, base: str) -> None:
+        self._bad_until.pop(base, None)

@@ -1,0 +1,183 @@
+"""Streaming cost of ``POST /v1/messages`` through the daemon, side by side with the same streams straight from the
+fake upstream, in one run (issue 6 benchmark).
+
+    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 300] [--slow 1000]
+
+Phases (each first against the fake directly — the floor — then through the daemon):
+
+* ``fast c=10`` and ``fast c=200``: streams of 100 upstream events 5 ms apart;
+* ``slow``: ``--slow`` streams all at once, 1 s to the first byte, then 20 events 500 ms apart.
+
+The daemon runs pinned to CPU 0 (``taskset``); the fake and this load generator share CPU 1. Reported per phase:
+streams/s, time to first body byte (p50/p99), the daemon's CPU per stream (utime+stime from ``/proc/<pid>/stat``
+over the phase ÷ streams) and its RSS (``VmRSS`` idle, ``VmHWM`` peak so far). The machine is shared and noisy:
+compare the two columns of one run, not numbers from different runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import trio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.daemon import start_daemon, write_config  # noqa: E402
+from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
+
+FAST = "[[chunks:100]] [[delay_ms:5]] benchmark stream"
+SLOW = "[[first_byte_ms:1000]] [[chunks:20]] [[delay_ms:500]] slow benchmark stream"
+MODEL = "gemini-3-flash"
+UA = "antigravity/1.115.0 linux/amd64"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (all threads)
+
+
+def proc_mem(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+class Target:
+    """Where the streams go: the daemon's /v1/messages, or the fake's streamGenerateContent directly."""
+
+    def __init__(self, name: str, url: str, headers: dict[str, str], body: object) -> None:
+        self.name, self.url, self.headers, self.body = name, url, headers, body
+
+    def request(self, prompt: str) -> tuple[str, dict[str, str], bytes]:
+        return self.url, self.headers, json.dumps(self.body(prompt)).encode()
+
+
+async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttfb: list[float],
+                     failures: list[str]) -> None:
+    url, headers, body = target.request(prompt)
+    started = time.perf_counter()
+    try:
+        async with client.stream("POST", url, headers=headers, content=body) as r:
+            first = True
+            size = 0
+            async for chunk in r.aiter_raw():
+                if first:
+                    ttfb.append(time.perf_counter() - started)
+                    first = False
+                size += len(chunk)
+            if r.status_code != 200 or size == 0:
+                failures.append(f"status {r.status_code}")
+    except httpx.HTTPError as e:
+        failures.append(type(e).__name__)
+
+
+async def phase(target: Target, prompt: str, streams: int, concurrency: int, daemon_pid: int) -> dict:
+    ttfb: list[float] = []
+    failures: list[str] = []
+    remaining = streams
+    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await one_stream(client, target, prompt, ttfb, failures)
+
+        cpu0, wall0 = proc_cpu(daemon_pid), time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for _ in range(concurrency):
+                nursery.start_soon(worker)
+        wall, cpu = time.perf_counter() - wall0, proc_cpu(daemon_pid) - cpu0
+    ttfb.sort()
+    return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(failures),
+            "streams_s": streams / wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
+            "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
+            "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if target.name == "daemon" else None,
+            **({f"daemon_{k}_mb": v for k, v in proc_mem(daemon_pid).items()} if target.name == "daemon" else {})}
+
+
+def show(row: dict) -> None:
+    cpu = row["daemon_cpu_ms_per_stream"]
+    mem = f"  RSS {row['daemon_VmRSS_mb']:.0f} MB, peak {row['daemon_VmHWM_mb']:.0f} MB" if cpu is not None else ""
+    print(f"  {row['target']:>6}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
+          f"  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms  p99 {row['ttfb_p99_ms']:7.1f} ms"
+          + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
+          + mem + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)
+
+
+async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProcess, pid: int) -> list[dict]:
+    account = fake.accounts[0]
+    direct = Target("fake", fake.info["base_url"] + ":streamGenerateContent?alt=sse",
+                    {"authorization": f"Bearer {account['access_token']}", "user-agent": UA,
+                     "content-type": "application/json"},
+                    lambda p: {"project": account["project"], "model": MODEL, "request": {
+                        "contents": [{"role": "user", "parts": [{"text": p}]}]}})
+    daemon = Target("daemon", daemon_url + "/v1/messages",
+                    {"x-api-key": api_key, "anthropic-version": "2023-06-01", "content-type": "application/json"},
+                    lambda p: {"model": MODEL, "max_tokens": 1024, "stream": True,
+                               "messages": [{"role": "user", "content": p}]})
+    rows = []
+    print(f"daemon idle: {proc_mem(pid)}", flush=True)
+    for label, prompt, streams, concurrency in (("fast", FAST, 50, 10), ("fast", FAST, args.streams, 10),
+                                                ("fast", FAST, args.streams, 200),
+                                                ("slow", SLOW, args.slow, args.slow)):
+        warmup = streams == 50
+        print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
+        for target in (direct, daemon):
+            row = await phase(target, prompt, streams, concurrency, pid)
+            row["phase"] = label
+            if not warmup:
+                rows.append(row)
+            show(row)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--streams", type=int, default=400)
+    p.add_argument("--slow", type=int, default=1000)
+    p.add_argument("--json", help="write the rows here")
+    args = p.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1000 streams = 3000+ sockets across processes
+    os.sched_setaffinity(0, {1})  # load generator and (inherited) fake on CPU 1
+    work = Path(tempfile.mkdtemp(prefix="agd-bench-"))
+    accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
+    fake = FakeProcess(work / "fake", {"accounts": accounts})
+    daemon = None
+    try:
+        settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
+                    "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
+        config = write_config(work / "import.toml", {"data_dir": str(work / "daemon" / "data"), **settings})
+        seed = work / "accounts.json"
+        seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
+        subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
+                        str(seed)], check=True, capture_output=True, cwd=ROOT)
+        daemon = start_daemon(work / "daemon", settings=settings)
+        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
+        rows = trio.run(run, args, daemon.url, daemon.api_key, fake, daemon.pid)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2))
+    finally:
+        if daemon is not None:
+            daemon.close()
+        fake.close()
+
+
+if __name__ == "__main__":
+    main()
