@@ -26,7 +26,7 @@ from antigravityd.http.server import HttpServer, ServerLimits
 from antigravityd.services import Services, open_services
 from antigravityd.supervise import Supervisor
 
-__all__ = ["bind_socket", "run", "serve"]
+__all__ = ["bind_socket", "build_app", "run", "serve"]
 
 log = logging.getLogger("antigravityd")
 
@@ -86,15 +86,20 @@ def server_limits(config: Config) -> ServerLimits:
     )
 
 
+def build_app(config: Config, services: Services) -> AdminGuard:
+    """Every route behind the admin brute-force guard, CORS and the API-key gate."""
+    router = Router(error_renderer=routing_error)
+    services.register_routes(router)
+    return AdminGuard(Gateway(router, services.authenticator, cors_origins=config.server.cors_origins),
+                      services.authenticator, trusted_proxies=config.security.trusted_proxies)
+
+
 async def serve(config: Config, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Run the daemon until a signal has drained it."""
     listening = open_listeners(config)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with open_services(config) as services:
-            router = Router(error_renderer=routing_error)
-            services.register_routes(router)
-            gateway = AdminGuard(Gateway(router, services.authenticator, cors_origins=config.server.cors_origins),
-                                 services.authenticator, trusted_proxies=config.security.trusted_proxies)
+            gateway = build_app(config, services)
             server = HttpServer(gateway, server_limits(config),
                                 on_complete=AccessLog(services.metrics, log_requests=config.server.access_log),
                                 error_body=server_error_body)

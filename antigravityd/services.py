@@ -86,6 +86,7 @@ class Services:
         supervisor.start("token-refresh", self.tokens.refresh_loop)
         supervisor.start("request-log", self.recorder.run)
         supervisor.start("pool-events", self.pool_events.run)
+        supervisor.start("signature-writer", self.signatures.run)
         self.lifecycle.start_background(supervisor)  # "quota-refresh" and "warmup"
         supervisor.start("retention", functools.partial(
             run_retention, self.repo, request_days=self.config.database.request_log_retention_days))
@@ -93,6 +94,8 @@ class Services:
     async def before_shutdown(self) -> None:
         """After the HTTP server drained: write out every request-log row before tasks are cancelled."""
         await self.recorder.flush_and_close()
+        with trio.move_on_after(5.0):
+            await self.signatures.flush()
 
     async def readiness(self) -> list[str]:
         reasons = []

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import trio
 
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.api.proxy import BadRequest, client_error, parse_body, run_plan, upstream_count
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["GeminiPlan", "register"]
 
 KEEPALIVE = b": keep-alive\n\n"
-FLUSH_TIMEOUT = 2.0
 ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 
 
@@ -143,15 +141,13 @@ class GeminiPlan:
 
 
 def gemini_keys(body: dict[str, Any], session_id: str | None) -> list[tuple[str, str]]:
-    return [("session", session_id)] if session_id else []
+    """Replayed model turns may need the session's signature; a first turn needs nothing (no lookup)."""
+    contents = body.get("contents")
+    replays = isinstance(contents, list) and any(isinstance(c, dict) and c.get("role") == "model" for c in contents)
+    return [("session", session_id)] if session_id and replays else []
 
 
 def register(router: Router, services: Services, signatures: StoredSignatureCache) -> None:
-    async def flush() -> None:
-        if signatures.pending:
-            with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
-                await signatures.flush()
-
     async def action(request: Request) -> Response | None:
         model, _, verb = request.route_params["model"].rpartition(":")
         if verb not in ACTIONS or not model:
@@ -174,12 +170,9 @@ def register(router: Router, services: Services, signatures: StoredSignatureCach
             return GeminiPlan(gemini_request_to_upstream(body, route, ctx), route, ctx, stream=stream, sse=sse,
                               client_model=model.removeprefix("models/"), signatures=signatures)
 
-        try:
-            await signatures.prefetch(gemini_keys(body, session_id))  # type: ignore[arg-type]
-            return await run_plan(request, services, dialect=Dialect.GEMINI, model=model, stream=stream,
-                                  session_id=session_id, build=build)
-        finally:
-            await flush()
+        await signatures.prefetch(gemini_keys(body, session_id))  # type: ignore[arg-type]
+        return await run_plan(request, services, dialect=Dialect.GEMINI, model=model, stream=stream,
+                              session_id=session_id, build=build)
 
     async def count_tokens(model: str, body: dict[str, Any]) -> Response:
         try:

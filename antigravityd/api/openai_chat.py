@@ -13,8 +13,6 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.api.proxy import BadRequest, parse_body, run_plan
 from antigravityd.http.message import Request, Response, json_response
@@ -37,7 +35,6 @@ __all__ = ["OpenAIChatPlan", "register"]
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"
-FLUSH_TIMEOUT = 2.0
 
 
 class _Finishing:
@@ -123,7 +120,7 @@ def openai_keys(body: dict[str, Any], session_id: str | None) -> list[tuple[str,
         reasoning = message.get("reasoning_content")
         if isinstance(reasoning, str) and reasoning:
             keys.append(("content", content_key(reasoning)))
-    if session_id:
+    if session_id and assistants:  # a first turn replays nothing: no lookup at all
         keys.append(("session", session_id))
     return keys
 
@@ -138,11 +135,6 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 
 def register(router: Router, services: Services, signatures: StoredSignatureCache) -> None:
-    async def flush() -> None:
-        if signatures.pending:
-            with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
-                await signatures.flush()
-
     async def chat_completions(request: Request) -> Response | None:
         try:
             body = parse_body(request, Dialect.OPENAI)
@@ -160,12 +152,9 @@ def register(router: Router, services: Services, signatures: StoredSignatureCach
             return OpenAIChatPlan(chat_request_to_upstream(body, route, ctx), route, ctx, stream=stream,
                                   client_model=str(model), include_usage=include_usage, signatures=signatures)
 
-        try:
-            await signatures.prefetch(openai_keys(body, session_id))  # type: ignore[arg-type]
-            return await run_plan(request, services, dialect=Dialect.OPENAI, model=model, stream=stream,
-                                  session_id=session_id, build=build)
-        finally:
-            await flush()
+        await signatures.prefetch(openai_keys(body, session_id))  # type: ignore[arg-type]
+        return await run_plan(request, services, dialect=Dialect.OPENAI, model=model, stream=stream,
+                              session_id=session_id, build=build)
 
     router.post("/v1/chat/completions", chat_completions)
     router.post("/chat/completions", chat_completions)  # clients configured with a base URL without /v1

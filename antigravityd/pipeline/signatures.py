@@ -33,7 +33,8 @@ log = logging.getLogger("antigravityd.signatures")
 
 FAMILIES = ("claude", "gemini", "gpt-oss")
 MAX_PREFETCH = 64  # store lookups per request at most (the oldest turns are the least likely to matter)
-MAX_PENDING = 5_000  # unwritten records kept when the store is down; the oldest are dropped beyond this
+MAX_PENDING = 5_000
+FLUSH_BATCH = 500  # unwritten records kept when the store is down; the oldest are dropped beyond this
 MISS_TTL = 300.0
 MAX_MISSES = 20_000
 RETRY_AFTER_OUTAGE = 5.0
@@ -150,16 +151,21 @@ class StoredSignatureCache:
             self.writer_running = False
 
     async def flush(self) -> None:
-        """Write what was remembered since the last flush. A store outage keeps the records for the next try."""
+        """Write what was remembered since the last flush, in batches of one transaction each. A store outage
+        puts the batch back for the next try."""
         while self._pending:
-            record = self._pending[0]
+            batch, self._pending = self._pending[:FLUSH_BATCH], self._pending[FLUSH_BATCH:]
+            rows = [(_store_kind(r.kind), r.key, r.signature, r.family) for r in batch]
             try:
-                await self.repo.put_signature(_store_kind(record.kind), record.key, record.signature,  # type: ignore[arg-type]
-                                              record.family)
+                await self.repo.put_signatures(rows)  # type: ignore[arg-type]
             except StoreUnavailable as e:
-                log.warning("signature write postponed, store unavailable: %s", e)
+                log.warning("signature writes postponed, store unavailable: %s", e)
+                self._pending[:0] = batch
+                del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
                 return
-            except ValueError as e:  # the store's validation refused it (oversized key or signature): drop it
-                log.warning("signature not stored: %s", e)
-            if self._pending and self._pending[0] is record:
-                self._pending.pop(0)
+            except ValueError:  # the store refused one record (oversized): write the others one by one
+                for kind, key, signature, family in rows:
+                    try:
+                        await self.repo.put_signature(kind, key, signature, family)  # type: ignore[arg-type]
+                    except ValueError as e:
+                        log.warning("signature not stored: %s", e)

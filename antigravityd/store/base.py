@@ -155,6 +155,9 @@ class Repository(Protocol):
 
     # -------------------------------------------------------------------------------------------- signatures
     async def put_signature(self, kind: SignatureKind, key: str, signature: str, model_family: str) -> None: ...
+    async def put_signatures(self, records: Sequence[tuple[SignatureKind, str, str, str]]) -> None:
+        """Several ``(kind, key, signature, model_family)`` in one transaction; all or none."""
+
     async def get_signature(self, kind: SignatureKind, key: str) -> SignatureRecord | None:
         """Also marks it used, so the TTL counts from the last use."""
 

@@ -140,6 +140,12 @@ def put_signature(tx: Tx, kind: str, key: str, signature: str, model_family: str
            family=v.text(model_family, "model family") or "", now=tx.now)
 
 
+def put_signatures(tx: Tx, records: list[tuple[str, str, str, str]]) -> None:
+    """Several ``(kind, key, signature, model_family)`` in one transaction (the cache writes them in batches)."""
+    for kind, key, signature, family in records:
+        put_signature(tx, kind, key, signature, family)
+
+
 def get_signature(tx: Tx, kind: str, key: str) -> SignatureRecord | None:
     """Read and mark as used (the TTL counts from the last use)."""
     row = tx.one("UPDATE signatures SET last_used_at = :now WHERE kind = :kind AND key = :key "

@@ -242,6 +242,9 @@ class SqlRepository:
     async def put_signature(self, kind: SignatureKind, key: str, signature: str, model_family: str) -> None:
         await self._write(misc.put_signature, kind, key, signature, model_family)
 
+    async def put_signatures(self, records: Sequence[tuple[SignatureKind, str, str, str]]) -> None:
+        await self._write(misc.put_signatures, list(records))
+
     async def get_signature(self, kind: SignatureKind, key: str) -> SignatureRecord | None:
         return await self._write(misc.get_signature, kind, key)
 

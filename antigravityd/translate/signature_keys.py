@@ -35,7 +35,7 @@ def anthropic_keys(body: Mapping[str, Any], session_id: str | None) -> list[Key]
                 keys.append(("tool_call", block["id"]))
             elif block.get("type") == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
                 keys.append(("content", content_key(block["thinking"])))
-    if session_id:
+    if session_id and assistants:  # a first turn replays nothing: no lookup at all
         keys.append(("session", session_id))
     return keys
 
@@ -59,6 +59,6 @@ def responses_keys(body: Mapping[str, Any], session_id: str | None) -> list[Key]
         text = "".join(s.get("text", "") for s in summary if isinstance(s, dict)) if isinstance(summary, list) else ""
         if text:
             keys.append(("content", content_key(text)))
-    if session_id:
+    if session_id and (calls or reasoning):
         keys.append(("session", session_id))
     return keys

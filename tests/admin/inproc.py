@@ -13,12 +13,9 @@ from typing import Any
 import httpx
 import trio
 
-from antigravityd.api import admin
-from antigravityd.api.admin_guard import AdminGuard
-from antigravityd.app import Gateway, routing_error, server_error_body
+from antigravityd.app import server_error_body
 from antigravityd.config import load_config
-from antigravityd.daemon import bind_socket
-from antigravityd.http.router import Router
+from antigravityd.daemon import bind_socket, build_app
 from antigravityd.http.server import HttpServer, ServerLimits
 from antigravityd.services import Services, open_services
 from tests.support.daemon import TEST_API_KEY
@@ -35,15 +32,13 @@ class InProcess:
 async def in_process_daemon(data_dir: Path, settings: Mapping[str, Any] | None = None) -> AsyncIterator[InProcess]:
     values = {"data_dir": str(data_dir), "security.api_key": TEST_API_KEY,
               "upstream.base_urls": ["http://127.0.0.1:9/v1internal"],  # discard port: nothing reaches Google
-              "oauth.token_url": "http://127.0.0.1:9/token", **(settings or {})}
+              "oauth.token_url": "http://127.0.0.1:9/token", "oauth.userinfo_url": "http://127.0.0.1:9/userinfo",
+              "oauth.client_secret": "test-client-secret", **(settings or {})}
     config = load_config(Path("/nonexistent/antigravityd.toml"), environ={}, overrides=values)
     sock = bind_socket("127.0.0.1", 0, 128)
     port = sock.getsockname()[1]
     async with open_services(config) as services:
-        router = Router(error_renderer=routing_error)
-        services.register_routes(router)
-        admin.register(router, services)
-        app = AdminGuard(Gateway(router, services.authenticator), services.authenticator)
+        app = build_app(config, services)
         server = HttpServer(app, ServerLimits(), error_body=server_error_body)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.serve, [trio.SocketListener(trio.socket.from_stdlib_socket(sock))])

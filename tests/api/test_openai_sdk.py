@@ -153,15 +153,23 @@ def test_errors_surface_as_sdk_exceptions(client, gateway):
 def test_failover_is_invisible(client, gateway, fault, model):
     """Two of three accounts fail; the client never notices. (One model per case: lockouts of an earlier case
     are per account and model and would keep the faulty accounts out of the next one.)"""
+    # Same known quota everywhere first, so the pool rotates over all three instead of preferring the account
+    # whose quota it happens to know (it orders by remaining quota for the model).
+    r = httpx.post(gateway.url + "/api/accounts/refresh-all-quotas", timeout=60,
+                   headers={"authorization": f"Bearer {gateway.api_key}"})
+    assert r.status_code == 200 and r.json()["failed"] == 0, r.text
     for email in ("alice@fake.test", "bob@fake.test"):
         gateway.fake.inject(fault, account=email, model=model, times=None)
     before = gateway.fake.stats()
     for i in range(4):
-        r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"n{i}"}])
-        assert r.choices[0].message.content == f"Echo: n{i}"
+        # Distinct first messages: distinct sessions, so stickiness does not pin every request to one account.
+        prompt = f"failover request number {i} ({fault})"
+        r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+        assert r.choices[0].message.content == f"Echo: {prompt}"
     after = gateway.fake.stats()
     # the faulty accounts were really tried
-    assert sum(after["faults_fired"].values()) > sum(before["faults_fired"].values())
+    served = [r["email"] for r in gateway.fake.requests("streamGenerateContent")[-8:]]
+    assert sum(after["faults_fired"].values()) > sum(before["faults_fired"].values()), served
     gateway.fake.control("DELETE", "/faults")
     # Later requests still work (lockouts of the faulty accounts do not take the pool down).
     assert client.chat.completions.create(model=model, messages=[{"role": "user", "content": "after"}]).choices

@@ -139,7 +139,7 @@ def test_second_sigterm_stops_at_once(tmp_path: Path):
             started = time.monotonic()
             d.send_signal(signal.SIGTERM)
             assert d.proc.wait(10) == 0
-            assert time.monotonic() - started < 5  # far below the 60 s drain timeout
+            assert time.monotonic() - started < 10  # far below the 60 s drain timeout
     finally:
         d.close()
 
