@@ -184,7 +184,8 @@ class RequestLogWriter:
                 n = min(self.batch_max, len(self._queue))
                 self._inflight = n  # the spiller leaves these alone while they are being written
                 try:
-                    self.stats.written += await self._insert(list(itertools.islice(self._queue, n)))
+                    written = await self._insert(list(itertools.islice(self._queue, n)))
+                    self.stats.written += written
                 finally:
                     self._inflight = 0
                 for _ in range(n):
@@ -211,7 +212,8 @@ class RequestLogWriter:
             inserted = 0
             for row in batch:
                 try:
-                    inserted += await self._repo.insert_requests([row])
+                    n = await self._repo.insert_requests([row])
+                    inserted += n
                 except StoreUnavailable:
                     raise
                 except StoreError:
@@ -230,7 +232,8 @@ class RequestLogWriter:
                 if bad:
                     self._drop(bad, f"unreadable line in {path}")
                 if rows:
-                    self.stats.written += await self._insert(rows)
+                    written = await self._insert(rows)
+                    self.stats.written += written
                     self.stats.replayed += len(rows)
                 self._replay_offset = next_offset
                 if not rows and not bad:

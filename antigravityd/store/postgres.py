@@ -45,7 +45,6 @@ _COLUMNS = ", ".join(name for name, _ in _BATCH_TYPES)
 _BATCH_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS request_batch ("
                 + ", ".join(f"{name} {kind}" for name, kind in _BATCH_TYPES) + ") ON COMMIT DELETE ROWS")
 _BATCH_COPY = f"COPY request_batch ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-_SUMS = "requests, errors, tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms"
 _INSERT_BATCH = f"""
 WITH ins AS (
     INSERT INTO requests ({_COLUMNS})
@@ -53,25 +52,24 @@ WITH ins AS (
     ON CONFLICT (request_id) DO NOTHING
     RETURNING ts, account_id, account_email, requested_model, mapped_model, status, tokens_in, tokens_out,
               tokens_cached, tokens_thinking, latency_ms
-), fine AS (
-    -- aggregate the batch once at the finest grain (a few hundred rows at most), then derive every dimension
-    SELECT date_trunc('hour', ts) AS hour, coalesce(account_id::text, '') AS account,
-           coalesce(mapped_model, requested_model, '') AS model, coalesce(max(account_email), '') AS email,
-           count(*) AS requests, count(*) FILTER (WHERE status >= 400) AS errors, sum(tokens_in) AS tokens_in,
-           sum(tokens_out) AS tokens_out, sum(tokens_cached) AS tokens_cached,
-           sum(tokens_thinking) AS tokens_thinking, sum(latency_ms) AS latency_ms
-    FROM ins GROUP BY 1, 2, 3
+), rows AS (
+    SELECT date_trunc('hour', ts) AS hour, date_trunc('day', ts) AS day, coalesce(account_id::text, '') AS account,
+           coalesce(mapped_model, requested_model, '') AS model, coalesce(account_email, '') AS email, status,
+           tokens_in, tokens_out, tokens_cached, tokens_thinking, latency_ms
+    FROM ins
 ), rolled AS (
+    -- every dimension in one pass (grouping sets); GROUPING() says which set a row belongs to
     INSERT INTO request_rollup AS r (dim, hour, key, label, requests, errors, tokens_in, tokens_out, tokens_cached,
                                      tokens_thinking, latency_ms_sum)
-    SELECT dim, bucket, key, max(label), sum(requests), sum(errors), sum(tokens_in), sum(tokens_out),
-           sum(tokens_cached), sum(tokens_thinking), sum(latency_ms)
-    FROM (SELECT 'total' AS dim, hour AS bucket, '' AS key, '' AS label, {_SUMS} FROM fine
-          UNION ALL SELECT 'model', hour, model, '', {_SUMS} FROM fine
-          UNION ALL SELECT 'account', hour, account, email, {_SUMS} FROM fine
-          UNION ALL SELECT 'model_day', date_trunc('day', hour), model, '', {_SUMS} FROM fine
-          UNION ALL SELECT 'account_day', date_trunc('day', hour), account, email, {_SUMS} FROM fine) AS dims
-    GROUP BY dim, bucket, key
+    SELECT CASE GROUPING(hour, day, model, account)
+               WHEN 7 THEN 'total' WHEN 5 THEN 'model' WHEN 6 THEN 'account' WHEN 9 THEN 'model_day'
+               ELSE 'account_day' END,
+           coalesce(hour, day), coalesce(model, account, ''),
+           CASE WHEN GROUPING(account) = 0 THEN max(email) ELSE '' END,
+           count(*), count(*) FILTER (WHERE status >= 400), sum(tokens_in), sum(tokens_out), sum(tokens_cached),
+           sum(tokens_thinking), sum(latency_ms)
+    FROM rows
+    GROUP BY GROUPING SETS ((hour), (hour, model), (hour, account), (day, model), (day, account))
     ON CONFLICT (dim, hour, key) DO UPDATE SET
         label = CASE WHEN excluded.label = '' THEN r.label ELSE excluded.label END,
         requests = r.requests + excluded.requests, errors = r.errors + excluded.errors,

@@ -9,6 +9,7 @@ reader connections that WAL lets run beside it. All of it in worker threads thro
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -110,7 +111,8 @@ class SqliteRepository(SqlRepository):
 
     def _open_sync(self) -> None:
         migrate.migrate_sqlite(self.path)
-        os.chmod(self.path, 0o600)  # WAL and SHM files copy these permissions
+        with contextlib.suppress(PermissionError):  # not our file (e.g. the CLI run by root): leave it be
+            os.chmod(self.path, 0o600)  # WAL and SHM files copy these permissions
         self._writer = self._connect()
         self._readers.extend(self._connect() for _ in range(self._reader_count))
 
