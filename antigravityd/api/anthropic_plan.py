@@ -49,8 +49,6 @@ class AnthropicPlan:
         self.client_model = client_model
         self.upstream_model = translated.route.upstream
         self.signatures = signatures
-        self._current: AnthropicStreamTranslator | None = None
-        self._remembered: AnthropicStreamTranslator | None = None
 
     @property
     def upstream_headers(self) -> dict[str, str]:  # a property: the signature rewrite may turn thinking off
@@ -64,19 +62,14 @@ class AnthropicPlan:
 
     def new_translator(self) -> AnthropicStreamTranslator:
         t = self.translated
-        self._current = AnthropicStreamTranslator(model=self.client_model, family=t.family,
-                                                  session_id=t.ctx.session_id, message_id=new_message_id(),
-                                                  stop_sequences=t.stop_sequences, collect=not self.stream)
-        return self._current
+        return AnthropicStreamTranslator(model=self.client_model, family=t.family, session_id=t.ctx.session_id,
+                                         message_id=new_message_id(), stop_sequences=t.stop_sequences,
+                                         collect=not self.stream)
 
     def content_type(self) -> str:
         return "text/event-stream"
 
     def encode(self, items: Sequence[Any]) -> bytes:
-        if self._current is not None and items and items[-1][0] == "message_stop":
-            # Remember before the last bytes go out: a client that hangs up on message_stop cancels the request
-            # before the pipeline's own remember() runs.
-            self.remember(self._current)
         return encode_events(items)
 
     def keepalive(self) -> bytes:
@@ -94,6 +87,4 @@ class AnthropicPlan:
         return u.prompt, u.candidates, u.cached, u.thoughts
 
     def remember(self, translator: AnthropicStreamTranslator) -> None:  # type: ignore[override]
-        if self._remembered is not translator:
-            self._remembered = translator
-            self.signatures.remember(translator.seen)
+        self.signatures.remember(translator.seen)

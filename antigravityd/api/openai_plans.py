@@ -27,7 +27,6 @@ __all__ = ["DONE", "KEEPALIVE", "CompletionsPlan", "ResponsesPlan"]
 
 KEEPALIVE = b": keep-alive\n\n"
 DONE = "[DONE]"
-_TERMINAL = frozenset({"response.completed", "response.incomplete"})
 _RATE = frozenset({FailureKind.RATE_LIMITED, FailureKind.QUOTA_EXHAUSTED, FailureKind.RESOURCE_EXHAUSTED})
 
 
@@ -50,7 +49,6 @@ class ResponsesPlan:
         self.upstream_model = translated.route.upstream
         self.signatures = signatures
         self._current: ResponsesStreamTranslator | None = None
-        self._remembered: ResponsesStreamTranslator | None = None
 
     @property
     def upstream_headers(self) -> dict[str, str]:
@@ -74,10 +72,6 @@ class ResponsesPlan:
         return "text/event-stream"
 
     def encode(self, items: Sequence[Any]) -> bytes:
-        if self._current is not None and items and items[-1][0] in _TERMINAL:
-            # Remember before the last bytes go out: Codex hangs up on response.completed, which cancels the
-            # request before the pipeline's own remember() runs.
-            self.remember(self._current)
         return b"".join(encode_event(data, name) for name, data in items)
 
     def keepalive(self) -> bytes:
@@ -97,9 +91,7 @@ class ResponsesPlan:
         return u.prompt, u.candidates, u.cached, u.thoughts
 
     def remember(self, translator: ResponsesStreamTranslator) -> None:  # type: ignore[override]
-        if self._remembered is not translator:
-            self._remembered = translator
-            self.signatures.remember(translator.seen)
+        self.signatures.remember(translator.seen)
 
 
 class CompletionsPlan:

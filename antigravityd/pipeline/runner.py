@@ -179,20 +179,30 @@ class Pipeline:
                        access: Access) -> Response | None:
         translator = plan.new_translator()
         started = trio.current_time()
+
+        def succeeded(truncated: bool = False) -> None:
+            """The answer is complete (or, streaming, closed as truncated): runs BEFORE its last bytes go out,
+            because clients (Codex, Claude Code) hang up on the final event, which cancels what comes after."""
+            now = trio.current_time()
+            if truncated:
+                call.truncated, call.error_class = True, FailureKind.TRUNCATED.value
+                self.pool_events(self.pool.record_failure(
+                    lease, Failure(FailureKind.TRUNCATED, model=plan.upstream_model), now=now, wall=time.time()))
+            else:
+                self.pool_events(self.pool.record_success(lease, now=now, latency=now - started))
+            plan.remember(translator)
+            call.usage.prompt, call.usage.output, call.usage.cached, call.usage.thinking = plan.usage(translator)
+
         try:
             async with self.upstream.stream_generate(access.token, plan.envelope(access.project_id),
                                                      headers=plan.upstream_headers) as stream:
                 pending = await self._peek(stream)
                 if plan.stream:
-                    response = await self._stream(request, call, plan, lease, translator, stream, pending)
-                else:
-                    response = await self._collect(call, plan, translator, stream, pending)
+                    return await self._stream(request, call, plan, lease, translator, stream, pending, succeeded)
+                response = await self._collect(call, plan, translator, stream, pending)
         except UpstreamError as e:
             raise _Failed(e.failure) from None
-        self.pool_events(self.pool.record_success(lease, now=trio.current_time(),
-                                                  latency=trio.current_time() - started))
-        plan.remember(translator)
-        call.usage.prompt, call.usage.output, call.usage.cached, call.usage.thinking = plan.usage(translator)
+        succeeded()
         return response
 
     async def _peek(self, stream: UpstreamStream) -> list[dict]:
@@ -233,7 +243,7 @@ class Pipeline:
         return response
 
     async def _stream(self, request: Request, call: Call, plan: Plan, lease: Lease, translator: Translator,
-                      stream: UpstreamStream, pending: list[dict]) -> None:
+                      stream: UpstreamStream, pending: list[dict], succeeded: Callable[[bool], None]) -> None:
         content_type = plan.content_type()
         headers = self._headers(call) + (SSE_HEADERS if content_type == "text/event-stream" else [])
         writer = await request.stream(200, headers, content_type)
@@ -241,32 +251,36 @@ class Pipeline:
         out = _KeepAlive(writer, plan.keepalive(), self.settings.keepalive_interval)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(out.run)
-            result = await outcome.acapture(self._pump, plan, translator, stream, pending, out)
+            result = await outcome.acapture(self._pump, plan, translator, stream, pending, out, succeeded)
             nursery.cancel_scope.cancel()
         try:
-            truncated = result.unwrap()
+            result.unwrap()
         except _Failed as e:
             with trio.move_on_after(1.0):
                 await out.write(plan.abort_bytes(e.failure))
             raise
-        if truncated:
-            call.truncated, call.error_class = True, FailureKind.TRUNCATED.value
-            self.pool_events(self.pool.record_failure(
-                lease, Failure(FailureKind.TRUNCATED, model=plan.upstream_model), now=trio.current_time(),
-                wall=time.time()))
 
     async def _pump(self, plan: Plan, translator: Translator, stream: UpstreamStream, pending: list[dict],
-                    out: _KeepAlive) -> bool:
+                    out: _KeepAlive, succeeded: Callable[[bool], None]) -> None:
+        """Translate and write. Events that arrived together leave in one write (fewer sends, same latency)."""
+        batch = bytearray()
+        for event in pending:
+            batch += plan.encode(translator.feed(event))
         try:
-            for event in pending:
-                await out.write(plan.encode(translator.feed(event)))
+            if not stream.buffered:
+                await out.write(bytes(batch))
+                batch.clear()
             async for event in stream:
-                await out.write(plan.encode(translator.feed(event)))
+                batch += plan.encode(translator.feed(event))
+                if not stream.buffered:
+                    await out.write(bytes(batch))
+                    batch.clear()
         except UpstreamError as e:
             raise _Failed(e.failure) from None
         truncated = stream.finish_reason is None
-        await out.write(plan.encode(translator.finish(truncated=truncated)))
-        return truncated
+        batch += plan.encode(translator.finish(truncated=truncated))
+        succeeded(truncated)
+        await out.write(bytes(batch))
 
     # -------------------------------------------------------------------------------------------- errors
 
@@ -320,7 +334,9 @@ def client_error(failure: Failure, model: str) -> tuple[int, str, str | None]:
     if kind is k.BAD_REQUEST:
         return 400, detail or "the upstream rejected the request", None
     if kind is k.PROMPT_TOO_LONG:
-        return 400, f"Prompt is too long: {detail}" if detail else "Prompt is too long", "invalid_request_error"
+        # Claude Code compacts on this exact phrase; upstream details often start with it already.
+        text = detail if detail.lower().startswith("prompt is too long") else f"Prompt is too long: {detail}"
+        return 400, text if detail else "Prompt is too long", "invalid_request_error"
     if kind is k.SIGNATURE_INVALID:
         return 400, "a thinking block's signature was rejected upstream; resend without it", "invalid_request_error"
     if kind in (k.RATE_LIMITED, k.QUOTA_EXHAUSTED, k.RESOURCE_EXHAUSTED):
@@ -348,10 +364,17 @@ class _KeepAlive:
         self.last = trio.current_time()
 
     async def write(self, data: bytes) -> None:
-        if data:
-            async with self.lock:
-                await self.writer.write(data)
-                self.last = trio.current_time()
+        if not data:
+            return
+        try:
+            self.lock.acquire_nowait()  # the usual case: nobody else is writing (no scheduling round trip)
+        except trio.WouldBlock:
+            await self.lock.acquire()
+        try:
+            await self.writer.write(data)
+            self.last = trio.current_time()
+        finally:
+            self.lock.release()
 
     async def run(self) -> None:
         if not self.keepalive:

@@ -46,6 +46,11 @@ class UpstreamStream:
             if item is not HEARTBEAT:
                 return item  # type: ignore[return-value]
 
+    @property
+    def buffered(self) -> bool:
+        """Events already decoded and waiting: the next ``__anext__`` needs no I/O (writers batch on this)."""
+        return bool(self._pending)
+
     def with_heartbeats(self) -> AsyncIterator[dict | Heartbeat]:
         return _WithHeartbeats(self)
 

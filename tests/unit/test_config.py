@@ -26,6 +26,7 @@ SAMPLE_VALUES = {
     "oauth.redirect_base": "https://gateway.example.org",
     "sync.remote": "https://other.example.org",
     "database.pool_min": "2",
+    "security.trusted_proxies": "127.0.0.1,10.0.0.0/8",
 }
 
 
