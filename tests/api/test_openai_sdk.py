@@ -10,6 +10,8 @@ import httpx
 import openai
 import pytest
 
+from tests.api.conftest import ACCOUNTS
+from tests.support.gateway import start_gateway
 from tests.support.openai_stream_check import check_chat_stream
 from tests.support.sse_parse import parse_sse
 
@@ -150,9 +152,18 @@ def test_errors_surface_as_sdk_exceptions(client, gateway):
 @pytest.mark.parametrize(("fault", "model"), [("rate_limit", "gemini-3.1-pro-low"), ("capacity", "gemini-3-flash"),
                                               ("server_error", "claude-sonnet-4-6"),
                                               ("quota_exhausted", "gemini-3.1-pro-high")])
-def test_failover_is_invisible(client, gateway, fault, model):
-    """Two of three accounts fail; the client never notices. (One model per case: lockouts of an earlier case
-    are per account and model and would keep the faulty accounts out of the next one.)"""
+def test_failover_is_invisible(tmp_path, fault, model):
+    """Two of three accounts fail; the client never notices. A fresh gateway per case: the faulty accounts'
+    lowered health from an earlier case would keep them out of this one."""
+    gateway = start_gateway(tmp_path, accounts=ACCOUNTS)
+    try:
+        _failover(gateway, openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.api_key, max_retries=0),
+                  fault, model)
+    finally:
+        gateway.close()
+
+
+def _failover(gateway, client, fault, model):
     # Same known quota everywhere first, so the pool rotates over all three instead of preferring the account
     # whose quota it happens to know (it orders by remaining quota for the model).
     r = httpx.post(gateway.url + "/api/accounts/refresh-all-quotas", timeout=60,

@@ -100,6 +100,9 @@ async def test_an_unreachable_store_keeps_records_for_later(repo) -> None:
         async def put_signature(self, *a):
             raise StoreUnavailable("down")
 
+        async def put_signatures(self, *a):
+            raise StoreUnavailable("down")
+
     cache = StoredSignatureCache(Down())  # type: ignore[arg-type]
     cache.remember([SeenSignature("session", "s", SIG, "gemini")])
     await cache.flush()
