@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from .h11transport import H11Transport
 from .sse import MAX_LINE_BYTES
 
 __all__ = ["BaseHealth", "ClientSettings", "make_http_client"]
@@ -51,20 +52,24 @@ class ClientSettings:
 
 
 def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> httpx.AsyncClient:
-    """The shared upstream HTTP client. ``verify`` is passed to httpx (a CA bundle path, or False for tests on
-    plain-HTTP loopback, which also skips loading the CA bundle)."""
-    return httpx.AsyncClient(
-        verify=verify,
-        http1=True,
-        http2=False,
-        limits=httpx.Limits(max_connections=settings.max_connections,
-                            max_keepalive_connections=settings.max_keepalive_connections,
-                            keepalive_expiry=settings.keepalive_expiry),
-        timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                              write=settings.write_timeout, pool=settings.pool_timeout),
-        follow_redirects=False,
-        trust_env=settings.trust_env,
-    )
+    """The shared upstream HTTP client. ``verify`` is a CA bundle path, True (system CAs, loaded on first https
+    use) or False (tests on plain-HTTP loopback).
+
+    Requests go through :class:`H11Transport` (see its docstring for the measurement behind it); with
+    ``trust_env`` they go through httpx's own transport instead, which knows HTTP(S)_PROXY."""
+    timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
+                            write=settings.write_timeout, pool=settings.pool_timeout)
+    if settings.trust_env:
+        return httpx.AsyncClient(
+            verify=verify, http1=True, http2=False, timeout=timeout, follow_redirects=False, trust_env=True,
+            limits=httpx.Limits(max_connections=settings.max_connections,
+                                max_keepalive_connections=settings.max_keepalive_connections,
+                                keepalive_expiry=settings.keepalive_expiry),
+        )
+    transport = H11Transport(verify=verify, max_connections=settings.max_connections,
+                             max_keepalive_connections=settings.max_keepalive_connections,
+                             keepalive_expiry=settings.keepalive_expiry)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
 
 
 class BaseHealth:

@@ -1,0 +1,270 @@
+"""A small httpx transport: HTTP/1.1 over trio + h11, with a keep-alive pool.
+
+Why not httpcore (httpx's default transport): profiling the daemon under load put ~60 % of its CPU per proxied
+request inside httpcore — mostly its connection-pool bookkeeping, which rescans every pooled connection several
+times per request — while what we need from it is narrow: HTTP/1.1 only (DESIGN.md §3: cancelling an HTTP/1.1
+stream closes its TCP connection at once), no proxies, one pool. The rest of the daemon keeps httpx's client API,
+exceptions and timeouts; only the layer below changes (httpx documents custom transports for this).
+
+Rules that matter:
+
+* A connection goes back to the pool only when its response was read to the end and both sides of h11 are DONE.
+  Anything else — cancellation, a timeout, an error, a response closed early — closes it (so the upstream sees
+  the client go away within milliseconds and stops generating).
+* An idle connection that became readable was closed (or spoke out of turn) by the server: it is discarded
+  instead of reused, so a keep-alive race costs a reconnect, not a failed request.
+* Timeouts come from httpx's request extension: ``connect`` (TCP + TLS), ``write`` (per send), ``read`` (per
+  receive: the gap between chunks), ``pool`` (waiting for a free slot). Errors are httpx's exception types.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import AsyncIterator
+
+import h11
+import httpx
+import trio
+
+__all__ = ["H11Transport"]
+
+RECEIVE_SIZE = 65536
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+Origin = tuple[bytes, bytes, int]
+
+
+def ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is False:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _timeout(timeouts: dict[str, float | None], name: str) -> float:
+    value = timeouts.get(name)
+    return math.inf if value is None else value
+
+
+class _Connection:
+    __slots__ = ("conn", "expires", "origin", "stream")
+
+    def __init__(self, origin: Origin, stream: trio.abc.Stream) -> None:
+        self.origin = origin
+        self.stream = stream
+        self.conn = h11.Connection(h11.CLIENT)
+        self.expires = math.inf
+
+    def reusable(self) -> bool:
+        return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+
+    def stale(self, now: float) -> bool:
+        """Expired, or the server has closed it (a readable idle socket means EOF or unexpected bytes)."""
+        if now >= self.expires:
+            return True
+        sock = getattr(self.stream, "socket", None)
+        if sock is None:
+            sock = getattr(getattr(self.stream, "transport_stream", None), "socket", None)
+        return sock is not None and sock.is_readable()
+
+    async def send(self, event: h11.Event, timeout: float) -> None:
+        data = self.conn.send(event)
+        if data:
+            with trio.move_on_after(timeout) as scope:
+                try:
+                    await self.stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+                    raise httpx.WriteError(str(e) or type(e).__name__) from None
+            if scope.cancelled_caught:
+                raise httpx.WriteTimeout("timed out sending the request")
+
+    async def next_event(self, timeout: float) -> h11.Event:
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as e:
+                raise httpx.RemoteProtocolError(str(e)) from None
+            if event is not h11.NEED_DATA:
+                return event
+            with trio.move_on_after(timeout) as scope:
+                try:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+                    raise httpx.ReadError(str(e) or type(e).__name__) from None
+            if scope.cancelled_caught:
+                raise httpx.ReadTimeout("timed out waiting for data")
+            if not data and self.conn.their_state is h11.SEND_RESPONSE:
+                raise httpx.RemoteProtocolError("server disconnected without sending a response")
+            self.conn.receive_data(data)
+
+    async def aclose(self) -> None:
+        await trio.aclose_forcefully(self.stream)
+
+
+class H11Transport(httpx.AsyncBaseTransport):
+    def __init__(self, *, verify: bool | str | ssl.SSLContext = True, max_connections: int = 1024,
+                 max_keepalive_connections: int = 128, keepalive_expiry: float = 30.0) -> None:
+        self._verify = verify
+        self._ssl: ssl.SSLContext | None = None  # built on first https use: loading CAs takes ~50 ms
+        self._slots = trio.Semaphore(max_connections)
+        self._max_idle = max_keepalive_connections
+        self._expiry = keepalive_expiry
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle_count = 0
+        self._closed = False
+
+    # -------------------------------------------------------------------------------------------- httpx API
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise RuntimeError("transport closed")
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme.decode()!r}")
+        origin: Origin = (scheme, url.raw_host, url.port or _DEFAULT_PORTS[scheme])
+        with trio.move_on_after(_timeout(timeouts, "pool")) as waiting:
+            await self._slots.acquire()
+        if waiting.cancelled_caught:
+            raise httpx.PoolTimeout("no free connection in time")
+        try:
+            conn = self._take_idle(origin) or await self._connect(origin, timeouts)
+        except BaseException:
+            self._slots.release()
+            raise
+        try:
+            return await self._exchange(conn, request, timeouts)
+        except BaseException:
+            await self._discard(conn)
+            raise
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for conns in self._idle.values():
+            for conn in conns:
+                await conn.aclose()
+        self._idle.clear()
+        self._idle_count = 0
+
+    # -------------------------------------------------------------------------------------------- pool
+
+    def _take_idle(self, origin: Origin) -> _Connection | None:
+        conns = self._idle.get(origin)
+        now = trio.current_time()
+        while conns:
+            conn = conns.pop()  # most recently used first: the warmest connection
+            self._idle_count -= 1
+            if not conn.stale(now):
+                return conn
+            trio.lowlevel.spawn_system_task(conn.aclose)  # closing is fire-and-forget: no await on this path
+        return None
+
+    async def _connect(self, origin: Origin, timeouts: dict[str, float | None]) -> _Connection:
+        scheme, host, port = origin
+        with trio.move_on_after(_timeout(timeouts, "connect")) as scope:
+            try:
+                stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+                if scheme == b"https":
+                    if self._ssl is None:
+                        self._ssl = ssl_context(self._verify)
+                    tls = trio.SSLStream(stream, self._ssl, server_hostname=host.decode("ascii"),
+                                         https_compatible=True)
+                    try:
+                        await tls.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(stream)
+                        raise
+                    stream = tls
+            except (OSError, trio.BrokenResourceError, ssl.SSLError) as e:
+                raise httpx.ConnectError(str(e) or type(e).__name__) from None
+        if scope.cancelled_caught:
+            raise httpx.ConnectTimeout("timed out connecting")
+        return _Connection(origin, stream)
+
+    def _release(self, conn: _Connection) -> None:
+        """The response was read to its end: keep the connection for the next request, or close it."""
+        if conn.reusable() and not self._closed and self._idle_count < self._max_idle:
+            conn.conn.start_next_cycle()
+            conn.expires = trio.current_time() + self._expiry
+            self._idle.setdefault(conn.origin, []).append(conn)
+            self._idle_count += 1
+        else:
+            trio.lowlevel.spawn_system_task(conn.aclose)
+        self._slots.release()
+
+    async def _discard(self, conn: _Connection) -> None:
+        try:
+            await conn.aclose()
+        finally:
+            self._slots.release()
+
+    # -------------------------------------------------------------------------------------------- exchange
+
+    async def _exchange(self, conn: _Connection, request: httpx.Request,
+                        timeouts: dict[str, float | None]) -> httpx.Response:
+        write = _timeout(timeouts, "write")
+        url = request.url
+        target = url.raw_path
+        headers = [(k, v) for k, v in request.headers.raw]
+        if not any(k.lower() == b"host" for k, _ in headers):
+            headers.insert(0, (b"host", url.netloc))
+        await conn.send(h11.Request(method=request.method, target=target, headers=headers), write)
+        async for chunk in request.stream:  # type: ignore[union-attr]
+            if chunk:
+                await conn.send(h11.Data(data=chunk), write)
+        await conn.send(h11.EndOfMessage(), write)
+        read = _timeout(timeouts, "read")
+        while True:
+            event = await conn.next_event(read)
+            if isinstance(event, h11.Response):
+                break
+            if isinstance(event, h11.InformationalResponse):
+                continue  # 100 Continue and friends
+            raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} before the response")
+        return httpx.Response(
+            status_code=event.status_code,
+            headers=list(event.headers.raw_items()),
+            stream=_Body(self, conn, read),
+            extensions={"http_version": b"HTTP/" + event.http_version, "reason_phrase": event.reason},
+        )
+
+
+class _Body(httpx.AsyncByteStream):
+    """The response body; reading it to the end returns the connection to the pool, anything else closes it."""
+
+    def __init__(self, transport: H11Transport, conn: _Connection, read_timeout: float) -> None:
+        self._transport = transport
+        self._conn: _Connection | None = conn
+        self._read = read_timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        while True:
+            event = await conn.next_event(self._read)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self._conn = None
+                self._transport._release(conn)
+                return
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:  # not read to the end (early close, cancellation, error): the connection goes
+            await self._transport._discard(conn)
+
+    def __repr__(self) -> str:
+        return f"<_Body open={self._conn is not None}>"
+

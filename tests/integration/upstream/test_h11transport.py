@@ -1,0 +1,270 @@
+"""H11Transport against a scripted HTTP/1.1 server on loopback: keep-alive reuse, stale connections, early close,
+cancellation, timeouts and the httpx exception types callers rely on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import h11
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from antigravityd.upstream.h11transport import H11Transport
+
+Handler = Callable[["Exchange"], Awaitable[None]]
+
+
+@dataclass
+class Exchange:
+    """One request as the server saw it, with helpers to answer it."""
+
+    stream: trio.SocketStream
+    conn: h11.Connection
+    request: h11.Request
+    body: bytes
+
+    async def send(self, *events: h11.Event) -> None:
+        for event in events:
+            await self.stream.send_all(self.conn.send(event))
+
+    async def respond(self, body: bytes = b"ok", *, status: int = 200, headers: list | None = None) -> None:
+        hdrs = [("content-length", str(len(body)))] + (headers or [])
+        await self.send(h11.Response(status_code=status, headers=hdrs), h11.Data(data=body), h11.EndOfMessage())
+
+
+@dataclass
+class Server:
+    url: str
+    accepted: int = 0
+    requests: list[Exchange] = field(default_factory=list)
+    closed_by_peer: trio.Event = field(default_factory=trio.Event)
+
+
+async def read_request(stream: trio.SocketStream, conn: h11.Connection) -> tuple[h11.Request, bytes] | None:
+    request, body = None, b""
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await stream.receive_some(65536)
+            conn.receive_data(data)
+            continue
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        if isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            assert request is not None
+            return request, body
+
+
+@asynccontextmanager
+async def scripted_server(handler: Handler) -> AsyncIterator[Server]:
+    """Serves keep-alive HTTP/1.1; ``handler`` answers each request (and may misbehave on purpose)."""
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, lambda s: serve(s), 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        server = Server(url=f"http://127.0.0.1:{port}")
+
+        async def serve(stream: trio.SocketStream) -> None:
+            server.accepted += 1
+            conn = h11.Connection(h11.SERVER)
+            try:
+                while True:
+                    got = await read_request(stream, conn)
+                    if got is None:
+                        break
+                    exchange = Exchange(stream, conn, *got)
+                    server.requests.append(exchange)
+                    await handler(exchange)
+                    if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                        break
+                    conn.start_next_cycle()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            finally:
+                server.closed_by_peer.set()
+                await trio.aclose_forcefully(stream)
+
+        yield server
+        nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def client(**kw) -> AsyncIterator[httpx.AsyncClient]:
+    timeout = kw.pop("timeout", httpx.Timeout(5.0))
+    async with httpx.AsyncClient(transport=H11Transport(verify=False, **kw), timeout=timeout) as c:
+        yield c
+
+
+async def echo(ex: Exchange) -> None:
+    await ex.respond(json.dumps({"method": ex.request.method.decode(), "target": ex.request.target.decode(),
+                                 "body": ex.body.decode()}).encode(), headers=[("content-type", "application/json")])
+
+
+async def test_sequential_requests_share_one_connection() -> None:
+    async with scripted_server(echo) as server, client() as http:
+        for i in range(5):
+            r = await http.post(f"{server.url}/v1/x?alt=sse", json={"i": i})
+            assert r.status_code == 200 and r.json() == {"method": "POST", "target": "/v1/x?alt=sse",
+                                                         "body": json.dumps({"i": i}, separators=(",", ":"))}
+        assert server.accepted == 1 and len(server.requests) == 5
+        sent = dict(server.requests[0].request.headers)
+        assert sent[b"host"] == server.url.removeprefix("http://").encode() and sent[b"content-length"]
+
+
+async def test_concurrent_requests_open_parallel_connections_and_keep_a_bounded_number() -> None:
+    gate = trio.Event()
+
+    async def held(ex: Exchange) -> None:
+        await gate.wait()
+        await ex.respond()
+
+    async with scripted_server(held) as server, client(max_keepalive_connections=2) as http:
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(http.get, server.url)
+            while len(server.requests) < 4:
+                await trio.testing.wait_all_tasks_blocked()
+            gate.set()
+        assert server.accepted == 4
+        transport = http._transport
+        assert isinstance(transport, H11Transport) and transport._idle_count == 2
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    async def answer_then_hang_up(ex: Exchange) -> None:
+        await ex.respond()  # promises keep-alive, then goes away: the race a pooled client must survive
+        await ex.stream.aclose()
+
+    async with scripted_server(answer_then_hang_up) as server, client() as http:
+        assert (await http.get(server.url)).status_code == 200
+        await server.closed_by_peer.wait()
+        await trio.testing.wait_all_tasks_blocked()
+        assert (await http.get(server.url)).status_code == 200
+        assert server.accepted == 2
+
+
+async def test_connection_close_from_the_server_is_honoured() -> None:
+    async def close_after(ex: Exchange) -> None:
+        await ex.respond(headers=[("connection", "close")])
+
+    async with scripted_server(close_after) as server, client() as http:
+        for _ in range(3):
+            assert (await http.get(server.url)).text == "ok"
+        assert server.accepted == 3
+
+
+async def streaming(ex: Exchange) -> None:
+    await ex.send(h11.Response(status_code=200, headers=[("content-type", "text/event-stream")]))
+    for i in range(1000):
+        await ex.send(h11.Data(data=f"data: {i}\n\n".encode()))
+        await trio.sleep(0.01)
+    await ex.send(h11.EndOfMessage())
+
+
+async def test_closing_a_stream_early_closes_its_connection() -> None:
+    async with scripted_server(streaming) as server, client() as http:
+        async with http.stream("GET", server.url) as r:
+            async for chunk in r.aiter_bytes():
+                assert chunk.startswith(b"data: 0")
+                break
+        with trio.fail_after(5):
+            await server.closed_by_peer.wait()  # the upstream learns at once and stops generating
+        assert http._transport._idle_count == 0
+
+
+async def test_cancelling_a_stream_closes_its_connection() -> None:
+    async with scripted_server(streaming) as server, client() as http:
+        with trio.move_on_after(0.05):
+            async with http.stream("GET", server.url) as r:
+                async for _ in r.aiter_bytes():
+                    pass
+        with trio.fail_after(5):
+            await server.closed_by_peer.wait()
+        assert http._transport._idle_count == 0
+
+
+async def test_read_timeout_is_httpx_read_timeout_and_the_connection_is_dropped() -> None:
+    async def silent(ex: Exchange) -> None:
+        assert await ex.stream.receive_some(1) == b""  # never answers; returns when the client hangs up
+
+    async with scripted_server(silent) as server, client(timeout=httpx.Timeout(5.0, read=0.05)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.url)
+        with trio.fail_after(5):
+            await server.closed_by_peer.wait()
+
+
+async def test_pool_timeout_when_every_connection_is_busy() -> None:
+    gate = trio.Event()
+
+    async def held(ex: Exchange) -> None:
+        await gate.wait()
+        await ex.respond()
+
+    async with scripted_server(held) as server, client(max_connections=1,
+                                                       timeout=httpx.Timeout(5.0, pool=0.05)) as http:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(http.get, server.url)
+            while not server.requests:
+                await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(httpx.PoolTimeout):
+                await http.get(server.url)
+            gate.set()
+        assert (await http.get(server.url)).status_code == 200  # the slot came back
+
+
+async def test_server_hanging_up_without_an_answer_is_a_protocol_error() -> None:
+    async def hang_up(ex: Exchange) -> None:
+        await ex.stream.aclose()
+
+    async with scripted_server(hang_up) as server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(server.url)
+
+
+async def test_truncated_body_is_a_protocol_error() -> None:
+    async def short(ex: Exchange) -> None:
+        await ex.send(h11.Response(status_code=200, headers=[("content-length", "100")]), h11.Data(data=b"x" * 10))
+        await ex.stream.aclose()
+
+    async with scripted_server(short) as server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(server.url)
+
+
+async def test_connection_refused_is_connect_error() -> None:
+    async with scripted_server(echo) as server:
+        url = server.url
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+
+
+async def test_unsupported_scheme() -> None:
+    async with client() as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.get("ftp://127.0.0.1/")
+
+
+async def test_streamed_request_body_and_chunked_response() -> None:
+    async def chunked(ex: Exchange) -> None:
+        await ex.send(h11.Response(status_code=201, headers=[("transfer-encoding", "chunked")]))
+        await ex.send(h11.Data(data=ex.body[:3]), h11.Data(data=ex.body[3:]), h11.EndOfMessage())
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"hello "
+        yield b"world"
+
+    async with scripted_server(chunked) as server, client() as http:
+        r = await http.post(server.url, content=body())
+        assert r.status_code == 201 and r.content == b"hello world"
+        assert (await http.get(server.url)).status_code == 201 and server.accepted == 1
