@@ -200,6 +200,8 @@ class UpstreamConfig:
                                         doc="Seconds to wait for the first real chunk before trying another account.")
     max_connections: int = setting(1024, check=between(1, 100_000), doc="Upstream connection pool size.")
     max_attempts: int = setting(8, check=between(1, 64), doc="Accounts tried for one request at most.")
+    proxy_from_env: bool = setting(False, doc="Reach Google through HTTPS_PROXY / HTTP_PROXY (NO_PROXY honoured), "
+                                   "with httpx's own transport instead of ours.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,17 @@ The daemon is pinned to CPU 0; the fake upstream and this load generator share C
 and the daemon's CPU time per request — utime+stime from /proc/<pid>/stat divided by requests, the most stable
 figure on a noisy machine.
 
-Usage: python bench/proxy_bench.py [--requests 400] [--concurrency 1,10,50] [--accounts 12] [--profile]
+``--transports h11,httpx`` repeats every row with the daemon's upstream client on httpx's own transport (httpcore;
+``upstream.proxy_from_env``) after ours, for the A/B behind the choice of transport.
+
+Usage: python bench/proxy_bench.py [--requests 400] [--concurrency 1,10,50] [--accounts 12] [--transports h11]
+                                   [--modes non-stream,stream] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -95,9 +100,13 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--transports", default="h11", help="h11 (ours), httpx (httpcore), or both: h11,httpx")
+    parser.add_argument("--modes", default="non-stream,stream")
     parser.add_argument("--profile", action="store_true", help="py-spy the daemon during the c=10 non-stream run")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    transports = args.transports.split(",")
+    modes = [m == "stream" for m in args.modes.split(",")]
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -111,17 +120,20 @@ def main() -> None:
                                     for a in info["accounts"]]))
         subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
                         str(seed)], check=True, capture_output=True)
-        daemon = start_daemon(work / "d", settings={**upstream_settings(info), "server.access_log": False,
-                                                     "log.level": "warning",
-                                                     "routing.max_concurrent_per_account": 50})
-        pin(daemon.pid, 0)
+        daemons = {}
+        for transport in transports:
+            daemons[transport] = start_daemon(work / transport, settings={
+                **upstream_settings(info), "data_dir": str(work / "d" / "data"), "server.access_log": False,
+                "log.level": "warning", "routing.max_concurrent_per_account": 50,
+                "upstream.proxy_from_env": transport == "httpx"})
+            pin(daemons[transport].pid, 0)
         pin(os.getpid(), 1)
         account = info["accounts"][0]
         direct_headers = {"authorization": f"Bearer {account['access_token']}",
                           "user-agent": "antigravity/1.115.0 linux/amd64"}
         results = []
         try:
-            for stream in (False, True):
+            for stream in modes:
                 prompt = f"[[chunks:{args.events}]]" if stream else "hello"
 
                 def proxy_body(i: int, stream: bool = stream, prompt: str = prompt) -> dict:
@@ -134,9 +146,10 @@ def main() -> None:
                             "request": {"contents": [{"role": "user", "parts": [{"text": f"{prompt} {i}"}]}]}}
 
                 direct_url = info["base_url"] + ":streamGenerateContent?alt=sse"
-                trio.run(partial(run_load, daemon.url + "/v1/chat/completions", {}, proxy_body, n=50,
-                                 concurrency=10, stream=stream))  # warm-up (token refresh, connections)
-                for c in levels:
+                for daemon in daemons.values():
+                    trio.run(partial(run_load, daemon.url + "/v1/chat/completions", {}, proxy_body, n=50,
+                                     concurrency=10, stream=stream))  # warm-up (token refresh, connections)
+                for c, (transport, daemon) in itertools.product(levels, daemons.items()):
                     n = max(args.requests, c * 10)
                     direct = trio.run(partial(run_load, direct_url, direct_headers, direct_body, n=n,
                                               concurrency=c, stream=True))
@@ -151,15 +164,17 @@ def main() -> None:
                     if profiler is not None:
                         profiler.terminate()
                         profiler.wait()
-                    row = {"mode": "stream" if stream else "non-stream", "concurrency": c, "requests": n,
+                    row = {"mode": "stream" if stream else "non-stream", "transport": transport,
+                           "concurrency": c, "requests": n,
                            "direct": direct, "proxied": proxied,
                            "added_p50_ms": proxied["p50_ms"] - direct["p50_ms"],
                            "daemon_cpu_ms_per_request": cpu / n * 1000}
                     results.append(row)
                     print(json.dumps(row), flush=True)
         finally:
-            daemon.stop()
-            daemon.close()
+            for daemon in daemons.values():
+                daemon.stop()
+                daemon.close()
             fake.terminate()
             fake.wait()
     out = ROOT / "bench/results/proxy.json"

@@ -24,6 +24,7 @@ import errno
 import functools
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -218,11 +219,12 @@ class _Connection:
     (idle, headers, body, handler, send): moving a deadline is far cheaper than entering a scope per I/O call,
     and it is what ``drain()`` lowers for idle connections."""
 
-    __slots__ = ("client", "conn", "peer_closed", "phase", "scope", "server", "stream")
+    __slots__ = ("client", "conn", "fd", "peer_closed", "phase", "scope", "server", "stream")
 
     def __init__(self, server: HttpServer, stream: trio.SocketStream) -> None:
         self.server = server
         self.stream = stream
+        self.fd = stream.socket.fileno()
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=server.limits.max_header_bytes)
         self.peer_closed = False
         self.phase = _Phase.IDLE
@@ -437,6 +439,20 @@ class _Connection:
     async def _send(self, data: bytes | None) -> None:
         if not data:
             return
+        # Fast path: a socket with room in its buffer takes the whole write at once, and then no send deadline
+        # is needed — arming and disarming it was most of a small write's cost (one per streamed event). The
+        # checkpoints keep send_all's semantics: cancellation seen before, one scheduling point after.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            sent = os.write(self.fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as e:  # reset or closed by the peer
+            raise trio.BrokenResourceError(str(e)) from None
+        if sent == len(data):
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        data = data[sent:]
         previous = self.phase
         self._set_phase(_Phase.SEND, self.server.limits.send_timeout)
         await self.stream.send_all(data)

@@ -33,8 +33,9 @@ log = logging.getLogger("antigravityd.signatures")
 
 FAMILIES = ("claude", "gemini", "gpt-oss")
 MAX_PREFETCH = 64  # store lookups per request at most (the oldest turns are the least likely to matter)
-MAX_PENDING = 5_000
-FLUSH_BATCH = 500  # unwritten records kept when the store is down; the oldest are dropped beyond this
+MAX_PENDING = 5_000  # unwritten records kept when the store is down; the oldest are dropped beyond this
+FLUSH_BATCH = 500  # records per transaction
+COALESCE = 0.2  # seconds the writer lets records gather: one transaction for many responses, not one each
 MISS_TTL = 300.0
 MAX_MISSES = 20_000
 RETRY_AFTER_OUTAGE = 5.0
@@ -142,6 +143,7 @@ class StoredSignatureCache:
         try:
             while True:
                 await self._wake.wait()
+                await trio.sleep(COALESCE)
                 self._wake = trio.Event()
                 await self.flush()
                 if self._pending:  # the store is down: try again in a while

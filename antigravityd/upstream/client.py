@@ -78,6 +78,7 @@ class CloudCodeClient:
         self.http = http if http is not None else make_http_client(settings)
         self._owns_http = http is None
         self._health = BaseHealth(settings.base_urls, settings.base_cooldown, clock)
+        self._urls: dict[str, httpx.URL] = {}
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -99,6 +100,7 @@ class CloudCodeClient:
             "authorization": f"Bearer {access_token}",
             "content-type": "application/json",
             "accept": accept,
+            "accept-encoding": "gzip",  # what Go's client (the real Antigravity's) sends; httpx decodes it
             "user-agent": self.settings.user_agent,
             "x-client-name": "antigravity",
             "x-client-version": self.settings.client_version,
@@ -108,6 +110,24 @@ class CloudCodeClient:
                 raise ValueError(f"header {name} is set by the client itself")
             headers[name.lower()] = value
         return headers
+
+    async def _send(self, method: str, url: str, content: bytes | None, headers: dict[str, str]) -> httpx.Response:
+        """One HTTP exchange, the body left open. Straight to our transport when the client has one (see
+        :class:`UpstreamHTTP`); through httpx's client otherwise (an environment proxy, or a caller's own client)."""
+        direct = getattr(self.http, "direct", None)
+        if direct is None:
+            request = self.http.build_request(method, url, content=content, headers=headers)
+            return await self.http.send(request, stream=True)
+        parsed = self._urls.get(url)
+        if parsed is None:  # parsing a URL is half the cost of an httpx.Request; bases × methods are few
+            parsed = httpx.URL(url)
+            if len(self._urls) < 256:
+                self._urls[url] = parsed
+        request = httpx.Request(method, parsed, content=content, headers=headers,
+                                extensions=self.http.direct_extensions)  # type: ignore[attr-defined]
+        response = await direct.handle_async_request(request)
+        response.request = request
+        return response
 
     async def _open(self, target: str, access_token: str, content: bytes | None, *, http_method: str = "POST",
                     accept: str = "application/json", extra_headers: Mapping[str, str] | None = None,
@@ -122,9 +142,8 @@ class CloudCodeClient:
             url = base + target
             retried = False
             while True:
-                request = self.http.build_request(http_method, url, content=content, headers=headers)
                 try:
-                    response = await self.http.send(request, stream=True)
+                    response = await self._send(http_method, url, content, headers)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     failures.append(classify_transport(exc, model=model))
                     self._health.failed(base)

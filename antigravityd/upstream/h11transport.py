@@ -74,8 +74,11 @@ class _Connection:
             sock = getattr(getattr(self.stream, "transport_stream", None), "socket", None)
         return sock is not None and sock.is_readable()
 
-    async def send(self, event: h11.Event, timeout: float) -> None:
-        data = self.conn.send(event)
+    async def send(self, event: h11.Event, timeout: float, *more: h11.Event | None) -> None:
+        data = self.conn.send(event) or b""
+        for extra in more:
+            if extra is not None:
+                data += self.conn.send(extra) or b""
         if data:
             with trio.move_on_after(timeout) as scope:
                 try:
@@ -216,11 +219,17 @@ class H11Transport(httpx.AsyncBaseTransport):
         headers = [(k, v) for k, v in request.headers.raw]
         if not any(k.lower() == b"host" for k, _ in headers):
             headers.insert(0, (b"host", url.netloc))
-        await conn.send(h11.Request(method=request.method, target=target, headers=headers), write)
-        async for chunk in request.stream:  # type: ignore[union-attr]
-            if chunk:
-                await conn.send(h11.Data(data=chunk), write)
-        await conn.send(h11.EndOfMessage(), write)
+        head = h11.Request(method=request.method, target=target, headers=headers)
+        try:
+            content = request.content
+        except httpx.RequestNotRead:  # a streamed body: sent as it comes
+            await conn.send(head, write)
+            async for chunk in request.stream:  # type: ignore[union-attr]
+                if chunk:
+                    await conn.send(h11.Data(data=chunk), write)
+            await conn.send(h11.EndOfMessage(), write)
+        else:  # the usual case: head and body leave in one write
+            await conn.send(head, write, h11.Data(data=content) if content else None, h11.EndOfMessage())
         read = _timeout(timeouts, "read")
         while True:
             event = await conn.next_event(read)

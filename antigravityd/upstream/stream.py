@@ -33,7 +33,13 @@ class UpstreamStream:
         self.malformed = 0
         self.finish_reason: str | None = None
         self._decoder = SSEDecoder(max_line)
-        self._chunks = response.aiter_bytes()
+        # Unencoded bodies are read straight from the transport's stream: httpx's decoding and re-chunking
+        # generators cost a few percent per event and do nothing for identity bodies.
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        raw = response.stream
+        self._chunks: AsyncIterator[bytes] = (
+            raw.__aiter__() if encoding in ("", "identity") and isinstance(raw, httpx.AsyncByteStream)
+            else response.aiter_bytes())
         self._pending: deque[dict | Heartbeat] = deque()
         self._eof = False
 

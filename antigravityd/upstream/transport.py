@@ -11,7 +11,7 @@ import httpx
 from .h11transport import H11Transport
 from .sse import MAX_LINE_BYTES
 
-__all__ = ["BaseHealth", "ClientSettings", "make_http_client"]
+__all__ = ["BaseHealth", "ClientSettings", "UpstreamHTTP", "make_http_client"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +46,26 @@ class ClientSettings:
             base_urls=tuple(up.base_urls), user_agent=config.upstream_user_agent, client_version=up.client_version,
             connect_timeout=up.connect_timeout, read_timeout=up.read_timeout, total_timeout=up.total_timeout,
             max_connections=up.max_connections, max_keepalive_connections=min(up.max_connections, 128),
+            trust_env=up.proxy_from_env,
         )
         values.update(overrides)
         return cls(**values)
 
 
-def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> httpx.AsyncClient:
+class UpstreamHTTP(httpx.AsyncClient):
+    """httpx's client, plus ``direct``: our transport, for the generation hot path to call without the client's
+    layers (request merging, cookies, auth and redirect hooks cost ~12 % of a proxied request's CPU, and the
+    upstream needs none of them). ``direct`` is None when traffic goes through an environment proxy."""
+
+    def __init__(self, *, direct: H11Transport | None, timeout: httpx.Timeout, **kwargs: Any) -> None:
+        if direct is not None:
+            kwargs["transport"] = direct
+        super().__init__(timeout=timeout, follow_redirects=False, **kwargs)
+        self.direct = direct
+        self.direct_extensions = {"timeout": timeout.as_dict()}
+
+
+def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> UpstreamHTTP:
     """The shared upstream HTTP client. ``verify`` is a CA bundle path, True (system CAs, loaded on first https
     use) or False (tests on plain-HTTP loopback).
 
@@ -60,8 +74,8 @@ def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> 
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
                             write=settings.write_timeout, pool=settings.pool_timeout)
     if settings.trust_env:
-        return httpx.AsyncClient(
-            verify=verify, http1=True, http2=False, timeout=timeout, follow_redirects=False, trust_env=True,
+        return UpstreamHTTP(
+            direct=None, timeout=timeout, verify=verify, http1=True, http2=False, trust_env=True,
             limits=httpx.Limits(max_connections=settings.max_connections,
                                 max_keepalive_connections=settings.max_keepalive_connections,
                                 keepalive_expiry=settings.keepalive_expiry),
@@ -69,7 +83,7 @@ def make_http_client(settings: ClientSettings, *, verify: bool | str = True) -> 
     transport = H11Transport(verify=verify, max_connections=settings.max_connections,
                              max_keepalive_connections=settings.max_keepalive_connections,
                              keepalive_expiry=settings.keepalive_expiry)
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
+    return UpstreamHTTP(direct=transport, timeout=timeout, trust_env=False)
 
 
 class BaseHealth:

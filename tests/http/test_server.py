@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 import trio
+import trio.testing
 
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
@@ -29,6 +30,7 @@ class App:
         self.router.get("/boom", self.boom)
         self.router.get("/boom-mid-stream", self.boom_mid_stream)
         self.router.get("/stream", self.stream)
+        self.router.get("/flood", self.flood)
         self.router.get("/items/{item}", self.item)
         self.router.get("/files/{rest:path}", self.item)
 
@@ -59,6 +61,15 @@ class App:
         writer = await request.stream(200, [], "text/event-stream")
         await SSEWriter(writer).send({"n": 1})
         raise RuntimeError("bug after the first byte")
+
+    async def flood(self, request: Request) -> None:
+        writer = await request.stream(200, [], "application/octet-stream")
+        try:
+            while True:
+                await writer.write(b"x" * 65536)
+        except trio.Cancelled:
+            self.cancelled.set()
+            raise
 
     async def stream(self, request: Request) -> None:
         sse = SSEWriter(await request.stream(200, [], "text/event-stream"))
@@ -215,6 +226,19 @@ async def test_client_disconnect_cancels_the_handler():
         while not done:
             await trio.sleep(0.01)
     assert done[-1].status == 499
+
+
+async def test_a_client_that_stops_reading_is_cut_after_the_send_timeout():
+    app = App()
+    async with running(app, send_timeout=0.3) as (_, port, _, done):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(b"GET /flood HTTP/1.1\r\nhost: x\r\n\r\n")
+            with trio.fail_after(10):  # reads nothing: the buffers fill, the write stalls, the deadline fires
+                await app.cancelled.wait()
+                while not done:
+                    await trio.testing.wait_all_tasks_blocked()
+    assert done[-1].status == 499 and done[-1].bytes_sent >= 65536  # recorded as a client that went away
 
 
 async def test_handler_crash_is_a_500_in_json():

@@ -4,6 +4,7 @@ cancellation, timeouts and the httpx exception types callers rely on."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -268,3 +269,33 @@ async def test_streamed_request_body_and_chunked_response() -> None:
         r = await http.post(server.url, content=body())
         assert r.status_code == 201 and r.content == b"hello world"
         assert (await http.get(server.url)).status_code == 201 and server.accepted == 1
+
+
+async def test_gzip_encoded_event_stream_is_decoded_for_the_cloud_code_client() -> None:
+    """We ask for gzip (as Go's client does); an upstream that takes us up on it must still stream events."""
+    from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
+
+    events = [{"response": {"candidates": [{"content": {"parts": [{"text": f"part {i}"}]}}]}} for i in range(3)]
+    events[-1]["response"]["candidates"][0]["finishReason"] = "STOP"
+    sse = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    compressor = zlib.compressobj(wbits=31)
+    body = compressor.compress(sse) + compressor.flush()
+
+    async def gzipped(ex: Exchange) -> None:
+        assert dict(ex.request.headers)[b"accept-encoding"] == b"gzip"
+        await ex.send(h11.Response(status_code=200, headers=[("content-type", "text/event-stream"),
+                                                             ("content-encoding", "gzip"),
+                                                             ("transfer-encoding", "chunked")]))
+        for i in range(0, len(body), 7):  # small pieces: the decoder must carry state across chunks
+            await ex.send(h11.Data(data=body[i:i + 7]))
+        await ex.send(h11.EndOfMessage())
+
+    async with scripted_server(gzipped) as server:
+        settings = ClientSettings(base_urls=(server.url + "/v1internal",), user_agent="antigravity/1.115.0 linux/amd64",
+                                  client_version="1.115.0")
+        async with CloudCodeClient(settings, make_http_client(settings, verify=False)) as client:
+            async with client.stream_generate("token", {"model": "m", "request": {}}) as stream:
+                got = [e async for e in stream]
+            await client.http.aclose()
+    assert [e["candidates"][0]["content"]["parts"][0]["text"] for e in got] == ["part 0", "part 1", "part 2"]
+    assert stream.finish_reason == "STOP"
