@@ -204,6 +204,23 @@ async def test_read_timeout_is_httpx_read_timeout_and_the_connection_is_dropped(
             await server.closed_by_peer.wait()
 
 
+async def test_write_timeout_when_the_server_stops_reading() -> None:
+    stalled = trio.Event()
+
+    async def never_reads(stream: trio.SocketStream) -> None:
+        stalled.set()
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, never_reads, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        async with client(timeout=httpx.Timeout(5.0, write=0.1)) as http:
+            with trio.fail_after(10), pytest.raises(httpx.WriteTimeout):
+                await http.post(f"http://127.0.0.1:{port}/", content=b"x" * (64 << 20))
+        assert stalled.is_set()
+        nursery.cancel_scope.cancel()
+
+
 async def test_pool_timeout_when_every_connection_is_busy() -> None:
     gate = trio.Event()
 
