@@ -11,18 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import trio
-
-from antigravityd.accounts.tokens import TokenUnavailable
 from antigravityd.api.anthropic_plan import AnthropicPlan, encode_events, new_message_id
 from antigravityd.api.dialect_state import DialectState
 from antigravityd.api.errors import Dialect, error_response
-from antigravityd.api.proxy import BadRequest, client_error, parse_body, run_plan
+from antigravityd.api.proxy import BadRequest, client_error, parse_body, run_plan, upstream_count
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 from antigravityd.http.sse import SSE_HEADERS
-from antigravityd.pipeline.signatures import StoredSignatureCache
-from antigravityd.routing.state import Unavailable
 from antigravityd.translate.anthropic_extras import (
     background_task,
     is_warmup,
@@ -36,15 +31,11 @@ from antigravityd.translate.errors import ClientError
 from antigravityd.translate.models import ModelRoute
 from antigravityd.translate.session import anthropic_session_id
 from antigravityd.translate.signature_keys import anthropic_keys
-from antigravityd.upstream.errors import UpstreamError
 
 if TYPE_CHECKING:
     from antigravityd.services import Services
 
-__all__ = ["flush_signatures", "register"]
-
-FLUSH_TIMEOUT = 2.0
-COUNT_TIMEOUT = 15.0
+__all__ = ["register"]
 
 
 def _stream_flag(body: dict[str, Any]) -> bool:
@@ -91,12 +82,9 @@ def register(router: Router, services: Services, state: DialectState | None = No
             translated = translate_messages(body, route, ctx)
             return AnthropicPlan(translated, stream=stream, client_model=str(model), signatures=signatures)
 
-        try:
-            await signatures.prefetch(anthropic_keys(body, session_id))
-            return await run_plan(request, services, dialect=Dialect.ANTHROPIC, model=target, stream=stream,
-                                  session_id=session_id, build=build)
-        finally:
-            await flush_signatures(signatures)
+        await signatures.prefetch(anthropic_keys(body, session_id))
+        return await run_plan(request, services, dialect=Dialect.ANTHROPIC, model=target, stream=stream,
+                              session_id=session_id, build=build)
 
     async def count_tokens(request: Request) -> Response:
         try:
@@ -111,7 +99,7 @@ def register(router: Router, services: Services, state: DialectState | None = No
             counted = translate_messages(body, route, ctx).count_request()
         except ClientError as e:
             return client_error(Dialect.ANTHROPIC, e)
-        total = await _upstream_count(services, route.upstream, counted)
+        total = await upstream_count(services, route.upstream, counted)
         source = "upstream"
         if total is None:
             total, source = estimate_tokens(counted), "estimate"
@@ -125,26 +113,3 @@ def register(router: Router, services: Services, state: DialectState | None = No
     router.post("/v1/messages/count_tokens", count_tokens)
     router.post("/v1/api/event_logging", discard, watch_client=False)
     router.post("/v1/api/event_logging/batch", discard, watch_client=False)
-
-
-async def flush_signatures(signatures: StoredSignatureCache) -> None:
-    """Persist what the answer's translator saw, even when the client has already gone — unless the background
-    writer (``StoredSignatureCache.run``) does it."""
-    if signatures.pending and not signatures.writer_running:
-        with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_TIMEOUT):
-            await signatures.flush()
-
-
-async def _upstream_count(services: Services, model: str, counted: dict[str, Any]) -> int | None:
-    """``countTokens`` through any account that may serve ``model``; None when none can answer now."""
-    got = services.pool.select(model, exclude=(), now=trio.current_time())
-    if isinstance(got, Unavailable):
-        return None
-    with got as lease:
-        try:
-            with trio.move_on_after(COUNT_TIMEOUT):
-                access = await services.tokens.access(lease.account_id)
-                return await services.upstream.count_tokens(access.token, counted)
-        except (TokenUnavailable, UpstreamError):
-            return None
-    return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from antigravityd.api.anthropic import flush_signatures
 from antigravityd.api.dialect_state import DialectState
 from antigravityd.api.errors import Dialect, error_response
 from antigravityd.api.openai_plans import CompletionsPlan, ResponsesPlan
@@ -65,12 +64,9 @@ def register(router: Router, services: Services, state: DialectState | None = No
             translated = translate_responses(body, route, ctx)
             return ResponsesPlan(translated, stream=stream, client_model=str(model), signatures=signatures)
 
-        try:
-            await signatures.prefetch(responses_keys(body, session_id))
-            return await run_plan(request, services, dialect=Dialect.OPENAI, model=model, stream=stream,
-                                  session_id=session_id, build=build)
-        finally:
-            await flush_signatures(signatures)
+        await signatures.prefetch(responses_keys(body, session_id))
+        return await run_plan(request, services, dialect=Dialect.OPENAI, model=model, stream=stream,
+                              session_id=session_id, build=build)
 
     async def completions(request: Request) -> Response | None:
         try:
