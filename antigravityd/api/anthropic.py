@@ -9,12 +9,12 @@ back as Anthropic error bodies, so the SDKs raise their own exception types.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from antigravityd.api.anthropic_plan import AnthropicPlan, encode_events, new_message_id
 from antigravityd.api.dialect_state import DialectState
-from antigravityd.api.errors import Dialect, error_response
-from antigravityd.api.proxy import BadRequest, client_error, parse_body, run_plan, upstream_count
+from antigravityd.api.errors import Dialect
+from antigravityd.api.proxy import BadRequest, bool_field, client_error, parse_body, run_plan, upstream_count
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 from antigravityd.http.sse import SSE_HEADERS
@@ -38,15 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def _stream_flag(body: dict[str, Any]) -> bool:
-    stream = body.get("stream", False)
-    if stream is None:
-        return False
-    if not isinstance(stream, bool):
-        raise BadRequest(error_response(Dialect.ANTHROPIC, 400, "stream must be a boolean"))
-    return stream
-
-
 async def _warmup(request: Request, model: str, stream: bool) -> Response | None:
     """Claude Code's "Warmup" probe: a fixed "OK" answer, no upstream call (seed-features §1.1.1)."""
     headers = [("x-warmup-intercepted", "true")]
@@ -65,7 +56,7 @@ def register(router: Router, services: Services, state: DialectState | None = No
     async def messages(request: Request) -> Response | None:
         try:
             body = parse_body(request, Dialect.ANTHROPIC)
-            stream = _stream_flag(body)
+            stream = bool_field(body, "stream", Dialect.ANTHROPIC)
         except BadRequest as e:
             return e.response
         model = body.get("model")

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from antigravityd.api.errors import Dialect, error_response
-from antigravityd.api.proxy import BadRequest, parse_body, run_plan
+from antigravityd.api.errors import Dialect
+from antigravityd.api.proxy import BadRequest, bool_field, parse_body, run_plan
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 from antigravityd.http.sse import encode_event
@@ -125,20 +125,11 @@ def openai_keys(body: dict[str, Any], session_id: str | None) -> list[tuple[str,
     return keys
 
 
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise BadRequest(error_response(Dialect.OPENAI, 400, f"{name} must be a boolean", param=name))
-    return value
-
-
 def register(router: Router, services: Services, signatures: StoredSignatureCache) -> None:
     async def chat_completions(request: Request) -> Response | None:
         try:
             body = parse_body(request, Dialect.OPENAI)
-            stream = _flag(body, "stream")
+            stream = bool_field(body, "stream", Dialect.OPENAI)
         except BadRequest as e:
             return e.response
         options = body.get("stream_options")

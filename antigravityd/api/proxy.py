@@ -44,6 +44,17 @@ def parse_body(request: Request, dialect: Dialect) -> dict[str, Any]:
     return body
 
 
+def bool_field(body: dict[str, Any], name: str, dialect: Dialect) -> bool:
+    """A boolean request field such as ``stream``: absent or null is False; anything but a bool is a 400."""
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        param = name if dialect is Dialect.OPENAI else None
+        raise BadRequest(error_response(dialect, 400, f"{name} must be a boolean", param=param))
+    return value
+
+
 def client_error(dialect: Dialect, e: ClientError) -> Response:
     kind = "invalid_request_error" if dialect is not Dialect.GEMINI else None
     if e.status == 404:

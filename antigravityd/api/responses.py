@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from antigravityd.api.dialect_state import DialectState
-from antigravityd.api.errors import Dialect, error_response
+from antigravityd.api.errors import Dialect
 from antigravityd.api.openai_plans import CompletionsPlan, ResponsesPlan
-from antigravityd.api.proxy import BadRequest, parse_body, run_plan
+from antigravityd.api.proxy import BadRequest, bool_field, parse_body, run_plan
 from antigravityd.http.message import Request, Response
 from antigravityd.http.router import Router
 from antigravityd.translate.completions import translate_completion
@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from antigravityd.services import Services
 
 __all__ = ["register"]
-
-
-def _stream_flag(body: dict[str, Any]) -> bool:
-    stream = body.get("stream", False)
-    if stream is None:
-        return False
-    if not isinstance(stream, bool):
-        raise BadRequest(error_response(Dialect.OPENAI, 400, "stream must be a boolean", param="stream"))
-    return stream
 
 
 def _session(body: dict[str, Any]) -> str:
@@ -52,7 +43,7 @@ def register(router: Router, services: Services, state: DialectState | None = No
     async def responses(request: Request) -> Response | None:
         try:
             body = parse_body(request, Dialect.OPENAI)
-            stream = _stream_flag(body)
+            stream = bool_field(body, "stream", Dialect.OPENAI)
         except BadRequest as e:
             return e.response
         model = body.get("model")
@@ -71,7 +62,7 @@ def register(router: Router, services: Services, state: DialectState | None = No
     async def completions(request: Request) -> Response | None:
         try:
             body = parse_body(request, Dialect.OPENAI)
-            stream = _stream_flag(body)
+            stream = bool_field(body, "stream", Dialect.OPENAI)
         except BadRequest as e:
             return e.response
         model = body.get("model")
