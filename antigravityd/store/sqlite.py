@@ -76,6 +76,23 @@ def _translate(e: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {text}")
 
 
+# SQLite VM instructions between cancellation checks: a few microseconds of work each.
+_PROGRESS_EVERY = 1000
+
+
+def _arm(conn: sqlite3.Connection, hook: CancelHook) -> None:
+    """Make a trio cancel interrupt this connection's work. ``interrupt()`` stops a running statement (and a busy
+    wait); the progress handler catches a cancel that landed before the statement started, which ``interrupt()``
+    alone would miss and leave an endless query running in a thread nobody waits for."""
+    hook.set(conn.interrupt)
+    conn.set_progress_handler(lambda: hook.fired, _PROGRESS_EVERY)
+
+
+def _disarm(conn: sqlite3.Connection, hook: CancelHook) -> None:
+    hook.clear()
+    conn.set_progress_handler(None, 0)
+
+
 class SqliteRepository(SqlRepository):
     backend = "sqlite"
     dialect = SqliteDialect()
@@ -124,7 +141,7 @@ class SqliteRepository(SqlRepository):
             conn = self._writer
             if conn is None:
                 raise StoreUnavailable("repository is closed")
-            hook.set(conn.interrupt)
+            _arm(conn, hook)
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -138,7 +155,7 @@ class SqliteRepository(SqlRepository):
             except sqlite3.Error as e:
                 raise _translate(e) from e
             finally:
-                hook.clear()
+                _disarm(conn, hook)
 
         return await run_in_worker(work, limiter=self._write_limiter)
 
@@ -149,7 +166,7 @@ class SqliteRepository(SqlRepository):
             if not self._readers:
                 raise StoreUnavailable("repository is closed")
             conn = self._readers.popleft()  # the limiter guarantees one is free
-            hook.set(conn.interrupt)
+            _arm(conn, hook)
             try:
                 conn.execute("BEGIN")  # one snapshot for every statement of this unit
                 try:
@@ -160,7 +177,7 @@ class SqliteRepository(SqlRepository):
             except sqlite3.Error as e:
                 raise _translate(e) from e
             finally:
-                hook.clear()
+                _disarm(conn, hook)
                 self._readers.append(conn)
 
         return await run_in_worker(work, limiter=self._read_limiter)

@@ -25,13 +25,18 @@ T = TypeVar("T")
 
 
 class CancelHook:
-    """Where a worker thread says how to interrupt its current blocking call. Thread-safe."""
+    """Where a worker thread says how to interrupt its current blocking call. Thread-safe.
 
-    __slots__ = ("_fn", "_lock")
+    ``fired`` stays true once the hook has fired: an interrupt that lands before the blocking call has really
+    started (sqlite3's ``interrupt()`` is a no-op while no statement runs) must still be seen by the worker.
+    """
+
+    __slots__ = ("_fn", "_lock", "fired")
 
     def __init__(self) -> None:
         self._fn: Callable[[], object] | None = None
         self._lock = threading.Lock()
+        self.fired = False
 
     def set(self, fn: Callable[[], object]) -> None:
         with self._lock:
@@ -47,6 +52,7 @@ class CancelHook:
 
     def fire(self) -> None:
         with self._lock:
+            self.fired = True
             fn = self._fn
         if fn is not None:
             try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
+import time
 
 import psycopg
 import pytest
@@ -11,6 +13,7 @@ import trio
 
 from antigravityd.store import StoreUnavailable, open_repository
 from antigravityd.store.pg_pool import PgPool
+from antigravityd.store.sqlite import _arm, _disarm
 from antigravityd.store.threads import run_in_worker
 from tests.support import pg
 
@@ -66,12 +69,12 @@ async def test_cancel_interrupts_sqlite(tmp_path):
     token = trio.lowlevel.current_trio_token()
 
     def work(hook):
-        hook.set(conn.interrupt)
+        _arm(conn, hook)
         try:
             token.run_sync_soon(running.set)
             return conn.execute(endless).fetchone()
         finally:
-            hook.clear()
+            _disarm(conn, hook)
 
     with trio.fail_after(10):
         with trio.CancelScope() as scope:
@@ -81,6 +84,41 @@ async def test_cancel_interrupts_sqlite(tmp_path):
                 scope.cancel()
     assert scope.cancelled_caught
     assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is usable afterwards
+
+
+async def test_a_cancel_before_the_sqlite_statement_starts_still_stops_it(tmp_path):
+    """The cancel lands after the worker armed its hook but before the statement runs, where ``interrupt()`` is
+    a no-op. Unhandled, the endless query would run on in its thread and the task could never return."""
+    conn = sqlite3.connect(tmp_path / "x.db", check_same_thread=False)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    armed = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+    rescued = threading.Event()
+
+    def work(hook):
+        _arm(conn, hook)
+        try:
+            token.run_sync_soon(armed.set)
+            while not hook.fired:  # hold the window open until the cancel has come and gone
+                time.sleep(0.001)
+            # Only a stuck query reaches this backstop; it unblocks the thread so the test fails instead of hanging.
+            backstop = threading.Timer(10, lambda: (rescued.set(), conn.interrupt()))
+            backstop.start()
+            try:
+                return conn.execute(endless).fetchone()
+            finally:
+                backstop.cancel()
+        finally:
+            _disarm(conn, hook)
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(functools.partial(run_in_worker, work, limiter=trio.CapacityLimiter(1)))
+            await armed.wait()
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert not rescued.is_set()
+    assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 async def test_unreachable_postgres_fails_fast(tmp_path):

@@ -136,14 +136,14 @@ def cluster_set() -> Iterator[ClusterSet]:
 def create_database(server_dsn: str, *, template: str = "template0") -> str:
     """A new empty database on the server; returns its DSN."""
     name = "agd_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
+    with psycopg.connect(server_dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return _with_dbname(server_dsn, name)
 
 
 def drop_database(server_dsn: str, database_dsn: str) -> None:
     name = psycopg.conninfo.conninfo_to_dict(database_dsn)["dbname"]
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
+    with psycopg.connect(server_dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
