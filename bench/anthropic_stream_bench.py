@@ -1,7 +1,7 @@
 """Streaming cost of ``POST /v1/messages`` through the daemon, side by side with the same streams straight from the
 fake upstream, in one run (issue 6 benchmark).
 
-    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 300] [--slow 1000]
+    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 300] [--slow 1000] [--profile]
 
 Phases (each first against the fake directly — the floor — then, for the fast phases, the daemon's own synthetic
 SSE stream of the same shape (``/api/diagnostics/stream``: no upstream, no translation — what the HTTP server and
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -143,7 +144,17 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
         warmup = streams == 50
         print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
         for target in (direct, synthetic, daemon) if label == "fast" else (direct, daemon):
+            profiler = None
+            if args.profile and target is daemon and label == "fast" and concurrency == 10 and not warmup:
+                out = ROOT / "bench/results/stream_profile.txt"
+                out.parent.mkdir(exist_ok=True)
+                py_spy = str(Path(sys.executable).with_name("py-spy"))
+                profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250", "--format", "raw",
+                                             "-o", str(out)], stderr=subprocess.DEVNULL)
             row = await phase(target, prompt, streams, concurrency, pid)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+                profiler.wait()
             row["phase"] = label
             if not warmup:
                 rows.append(row)
@@ -156,6 +167,8 @@ def main() -> None:
     p.add_argument("--streams", type=int, default=400)
     p.add_argument("--slow", type=int, default=1000)
     p.add_argument("--json", help="write the rows here")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy the daemon during the fast c=10 phase (collapsed stacks in bench/results/)")
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1000 streams = 3000+ sockets across processes
