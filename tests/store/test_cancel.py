@@ -62,46 +62,26 @@ async def test_statement_timeout_is_store_unavailable(pg_dsn):
         await pool.close()
 
 
-async def test_cancel_interrupts_sqlite(tmp_path):
+@pytest.mark.parametrize("cancel_lands", ["while the statement runs", "before the statement starts"])
+async def test_cancel_stops_sqlite_work(tmp_path, cancel_lands):
+    """Before the statement starts, ``interrupt()`` alone is a no-op: unhandled, the endless query would run on in
+    its thread and the cancelled task could never return."""
     conn = sqlite3.connect(tmp_path / "x.db", check_same_thread=False)
-    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
-    running = trio.Event()
+    reached = trio.Event()
     token = trio.lowlevel.current_trio_token()
-
-    def work(hook):
-        _arm(conn, hook)
-        try:
-            token.run_sync_soon(running.set)
-            return conn.execute(endless).fetchone()
-        finally:
-            _disarm(conn, hook)
-
-    with trio.fail_after(10):
-        with trio.CancelScope() as scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(functools.partial(run_in_worker, work, limiter=trio.CapacityLimiter(1)))
-                await running.wait()
-                scope.cancel()
-    assert scope.cancelled_caught
-    assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is usable afterwards
-
-
-async def test_a_cancel_before_the_sqlite_statement_starts_still_stops_it(tmp_path):
-    """The cancel lands after the worker armed its hook but before the statement runs, where ``interrupt()`` is
-    a no-op. Unhandled, the endless query would run on in its thread and the task could never return."""
-    conn = sqlite3.connect(tmp_path / "x.db", check_same_thread=False)
-    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
-    armed = trio.Event()
-    token = trio.lowlevel.current_trio_token()
+    conn.create_function("started", 0, lambda: token.run_sync_soon(reached.set) or 1)
+    seed = "started()" if cancel_lands == "while the statement runs" else "1"
+    endless = f"WITH RECURSIVE n(i) AS (SELECT {seed} UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
     rescued = threading.Event()
 
     def work(hook):
         _arm(conn, hook)
         try:
-            token.run_sync_soon(armed.set)
-            while not hook.fired:  # hold the window open until the cancel has come and gone
-                time.sleep(0.001)
-            # Only a stuck query reaches this backstop; it unblocks the thread so the test fails instead of hanging.
+            if cancel_lands == "before the statement starts":
+                token.run_sync_soon(reached.set)
+                while not hook.fired:  # hold the window open until the cancel has come and gone
+                    time.sleep(0.001)
+            # Only a stuck query reaches this backstop; it frees the thread so the test fails instead of hanging.
             backstop = threading.Timer(10, lambda: (rescued.set(), conn.interrupt()))
             backstop.start()
             try:
@@ -114,11 +94,11 @@ async def test_a_cancel_before_the_sqlite_statement_starts_still_stops_it(tmp_pa
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(functools.partial(run_in_worker, work, limiter=trio.CapacityLimiter(1)))
-            await armed.wait()
+            await reached.wait()
             scope.cancel()
     assert scope.cancelled_caught
     assert not rescued.is_set()
-    assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is usable afterwards
 
 
 async def test_unreachable_postgres_fails_fast(tmp_path):
