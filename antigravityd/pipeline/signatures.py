@@ -161,13 +161,20 @@ class StoredSignatureCache:
             try:
                 await self.repo.put_signatures(rows)  # type: ignore[arg-type]
             except StoreUnavailable as e:
-                log.warning("signature writes postponed, store unavailable: %s", e)
-                self._pending[:0] = batch
-                del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
+                self._postpone(batch, e)
                 return
             except ValueError:  # the store refused one record (oversized): write the others one by one
-                for kind, key, signature, family in rows:
+                for i, (kind, key, signature, family) in enumerate(rows):
                     try:
                         await self.repo.put_signature(kind, key, signature, family)  # type: ignore[arg-type]
                     except ValueError as e:
                         log.warning("signature not stored: %s", e)
+                    except StoreUnavailable as e:
+                        self._postpone(batch[i:], e)
+                        return
+
+    def _postpone(self, records: list[SeenSignature], reason: StoreUnavailable) -> None:
+        """Put unwritten records back in front for the next try, within the memory bound."""
+        log.warning("signature writes postponed, store unavailable: %s", reason)
+        self._pending[:0] = records
+        del self._pending[: max(0, len(self._pending) - MAX_PENDING)]

@@ -112,3 +112,35 @@ async def test_an_unreachable_store_keeps_records_for_later(repo) -> None:
     cache.repo = repo
     await cache.flush()
     assert cache.pending == 0 and (await repo.get_signature("session", "s")).signature == SIG
+
+
+async def test_an_outage_while_writing_one_by_one_keeps_the_unwritten_records(repo) -> None:
+    """A batch with an oversized record is written record by record; the store going down half-way must not lose
+    the records not yet written."""
+
+    class GoesDown:
+        def __init__(self) -> None:
+            self.writes = 0
+
+        async def put_signatures(self, rows):
+            await repo.put_signatures(rows)  # the real store refuses the whole batch (one record is oversized)
+
+        async def put_signature(self, *record):
+            self.writes += 1
+            if self.writes > 2:
+                raise StoreUnavailable("down")
+            await repo.put_signature(*record)
+
+    cache = StoredSignatureCache(GoesDown())  # type: ignore[arg-type]
+    cache.remember([SeenSignature("session", "first", SIG, "gemini"),
+                    SeenSignature("session", "oversized", "x" * 1_000_000, "gemini"),
+                    SeenSignature("session", "third", SIG, "gemini"),
+                    SeenSignature("session", "fourth", SIG2, "gemini")])
+    await cache.flush()
+    assert (await repo.get_signature("session", "first")).signature == SIG
+    assert cache.pending == 2  # third and fourth; the oversized one was refused for good
+    cache.repo = repo
+    await cache.flush()
+    assert cache.pending == 0
+    assert (await repo.get_signature("session", "third")).signature == SIG
+    assert (await repo.get_signature("session", "fourth")).signature == SIG2
