@@ -1,10 +1,10 @@
 """HTTP/1.1 server on trio + h11, with limits and the drain policy of DESIGN.md §3.
 
 One task per connection runs h11's state machine: keep-alive, pipelining (h11 buffers the next request until
-``start_next_cycle``), chunked request bodies, ``Expect: 100-continue``, HEAD. Each request runs its handler next
-to a *watcher* task that keeps reading the socket: an EOF or reset means the client went away, and the handler's
-scope is cancelled at once (upstream streams close within milliseconds) instead of when a write finally fails
-(stack-notes §3, pitfall 6).
+``start_next_cycle``), chunked request bodies, ``Expect: 100-continue``, HEAD. While a handler runs, its socket is
+watched for the client hanging up (``hangups.py``: one epoll-backed task for the whole server): an EOF or reset
+cancels the handler's scope at once (upstream streams close within milliseconds) instead of when a write finally
+fails (stack-notes §3, pitfall 6).
 
 Limits, each with a clear answer: request line + headers (431), body (413), headers too slow (408), body
 stalled (408), idle keep-alive timeout (silent close), connections at once (further ones wait in the kernel
@@ -37,6 +37,7 @@ import orjson
 import outcome
 import trio
 
+from antigravityd.http.hangups import HangupMonitor
 from antigravityd.http.message import AbortStream, BodyWriter, Request, Response, valid_request_id
 
 __all__ = ["Completed", "HttpServer", "ServerLimits"]
@@ -132,6 +133,7 @@ class HttpServer:
         *,
         on_complete: Callable[[Completed], None] | None = None,
         error_body: Callable[[str | None, int, str], dict] | None = None,
+        epoll_hangups: bool = HangupMonitor.available,
     ) -> None:
         self.app = app
         self.error_body = error_body or _default_error_body
@@ -148,9 +150,20 @@ class HttpServer:
         self._connections_scope: trio.CancelScope | None = None
         self._slots = trio.Semaphore(limits.max_connections)
         self._dates = _DateCache()
+        self.epoll_hangups = epoll_hangups  # False: a watcher task per request instead (the non-Linux way)
+        self.hangups: HangupMonitor | None = None
 
     async def serve(self, listeners: list[trio.SocketListener], *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve until drained: returns when accepting stopped and every connection has closed."""
+        async with trio.open_nursery() as monitors:
+            if self.epoll_hangups:
+                self.hangups = HangupMonitor()
+                monitors.start_soon(self.hangups.run)
+            await self._serve(listeners, task_status)
+            monitors.cancel_scope.cancel()
+        self.hangups = None
+
+    async def _serve(self, listeners: list[trio.SocketListener], task_status) -> None:
         async with trio.open_nursery() as connections:
             self._connections_scope = connections.cancel_scope
             async with trio.open_nursery() as acceptors:
@@ -379,21 +392,27 @@ class _Connection:
             self._complete(request, method, status, started, writer.bytes_sent if writer else 0, aborted)
 
     async def _run_handler(self, request: Request) -> Response | None:
-        """Run the app (beside the disconnect watcher when the route asks for it); a crash before any byte was
+        """Run the app (watched for a client hang-up when the route asks for it); a crash before any byte was
         sent becomes a 500."""
         app = self.server.app
-        if self.server.watch_client(request):
+        hangups = self.server.hangups
+        if not self.server.watch_client(request):
+            result = await outcome.acapture(app, request)
+        else:
             with trio.CancelScope() as gone:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._watch_client, gone)
-                    result = await outcome.acapture(app, request)
-                    nursery.cancel_scope.cancel()
+                if hangups is not None:
+                    with hangups.watching(self.fd, gone.cancel):
+                        result = await outcome.acapture(app, request)
+                else:  # no epoll here: a watcher task reads the socket beside the handler
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._watch_client, gone)
+                        result = await outcome.acapture(app, request)
+                        nursery.cancel_scope.cancel()
             # acapture swallowed the handler's Cancelled, so ``cancelled_caught`` cannot tell us; ``cancel_called``
             # can. An outer cancellation (the drain deadline) re-raises from ``unwrap`` below.
             if gone.cancel_called:
+                self.peer_closed = True
                 raise _ClientGone
-        else:
-            result = await outcome.acapture(app, request)
         try:
             return result.unwrap()
         except AbortStream:
@@ -420,7 +439,7 @@ class _Connection:
         return start
 
     async def _watch_client(self, gone: trio.CancelScope) -> None:
-        """Runs beside the handler: an EOF or a reset from the client cancels the handler."""
+        """Without epoll, runs beside the handler: an EOF or a reset from the client cancels the handler."""
         while True:
             if len(self.conn.trailing_data[0]) > MAX_PIPELINED_BYTES:
                 await trio.sleep_forever()

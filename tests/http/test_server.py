@@ -23,10 +23,12 @@ class App:
     def __init__(self) -> None:
         self.cancelled = trio.Event()
         self.started = trio.Event()
+        self.release = trio.Event()
         self.router = Router()
         self.router.get("/ok", self.ok)
         self.router.post("/echo", self.echo)
         self.router.get("/wait", self.wait)
+        self.router.get("/gate", self.gate)
         self.router.get("/boom", self.boom)
         self.router.get("/boom-mid-stream", self.boom_mid_stream)
         self.router.get("/stream", self.stream)
@@ -54,6 +56,15 @@ class App:
             self.cancelled.set()
             raise
 
+    async def gate(self, request: Request) -> Response:
+        self.started.set()
+        try:
+            await self.release.wait()
+        except trio.Cancelled:
+            self.cancelled.set()
+            raise
+        return json_response({"gate": "open"})
+
     async def boom(self, request: Request) -> Response:
         raise RuntimeError("bug")
 
@@ -78,9 +89,10 @@ class App:
 
 
 @asynccontextmanager
-async def running(app, **limits) -> AsyncIterator[tuple[str, int, HttpServer, list[Completed]]]:
+async def running(app, *, epoll_hangups: bool = True,
+                  **limits) -> AsyncIterator[tuple[str, int, HttpServer, list[Completed]]]:
     done: list[Completed] = []
-    server = HttpServer(app, ServerLimits(**limits), on_complete=done.append)
+    server = HttpServer(app, ServerLimits(**limits), on_complete=done.append, epoll_hangups=epoll_hangups)
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
@@ -213,9 +225,13 @@ async def test_idle_keepalive_connection_is_closed():
                 assert await stream.receive_some(65536) == b""  # server closed the idle connection
 
 
-async def test_client_disconnect_cancels_the_handler():
+HANGUP_WATCHERS = pytest.mark.parametrize("epoll_hangups", [True, False], ids=["epoll-monitor", "watcher-task"])
+
+
+@HANGUP_WATCHERS
+async def test_client_disconnect_cancels_the_handler(epoll_hangups: bool):
     app = App()
-    async with running(app) as (_, port, _, done):
+    async with running(app, epoll_hangups=epoll_hangups) as (_, port, _, done):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         await stream.send_all(b"GET /wait HTTP/1.1\r\nhost: x\r\n\r\n")
         await app.started.wait()
@@ -226,6 +242,28 @@ async def test_client_disconnect_cancels_the_handler():
         while not done:
             await trio.sleep(0.01)
     assert done[-1].status == 499
+
+
+@HANGUP_WATCHERS
+async def test_a_request_pipelined_while_a_handler_runs_waits_its_turn(epoll_hangups: bool):
+    """Bytes arriving while a handler runs are not a hang-up: the handler finishes, then the next request."""
+    app = App()
+    async with running(app, epoll_hangups=epoll_hangups) as (_, port, server, _):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(b"GET /gate HTTP/1.1\r\nhost: x\r\n\r\n")
+            await app.started.wait()
+            await stream.send_all(b"GET /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            if epoll_hangups:
+                assert server.hangups.watched == 1
+            app.release.set()
+            out = b""
+            with trio.fail_after(5):
+                while chunk := await stream.receive_some(65536):
+                    out += chunk
+    assert not app.cancelled.is_set()
+    assert out.count(b"HTTP/1.1 200 ") == 2
+    assert out.index(b'"gate"') < out.index(b'"ok"')
 
 
 async def test_a_client_that_stops_reading_is_cut_after_the_send_timeout():
