@@ -12,8 +12,8 @@ running handler's socket, and a single task waits on it. Other platforms keep th
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 
 import trio
 
@@ -27,18 +27,16 @@ class HangupMonitor:
         self._epoll = select.epoll()
         self._callbacks: dict[int, Callable[[], None]] = {}
 
-    @contextmanager
-    def watching(self, fd: int, on_hangup: Callable[[], None]) -> Iterator[None]:
-        """Call ``on_hangup`` (once) if the peer of ``fd`` closes or resets the connection inside the block."""
+    def watch(self, fd: int, on_hangup: Callable[[], None]) -> None:
+        """Call ``on_hangup`` (once) if the peer of ``fd`` closes or resets the connection before ``unwatch``."""
         # Level-triggered: a peer that hung up before we registered is reported at once.
         self._epoll.register(fd, select.EPOLLRDHUP)
         self._callbacks[fd] = on_hangup
-        try:
-            yield
-        finally:
-            if self._callbacks.pop(fd, None) is not None:
-                with suppress(OSError):  # already gone from the set if the socket was closed inside the block
-                    self._epoll.unregister(fd)
+
+    def unwatch(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with suppress(OSError):  # already gone from the set if the socket was closed meanwhile
+                self._epoll.unregister(fd)
 
     async def run(self) -> None:
         """Wait for hang-ups until cancelled; closes the epoll instance on the way out."""

@@ -392,38 +392,51 @@ class _Connection:
             self._complete(request, method, status, started, writer.bytes_sent if writer else 0, aborted)
 
     async def _run_handler(self, request: Request) -> Response | None:
-        """Run the app (watched for a client hang-up when the route asks for it); a crash before any byte was
-        sent becomes a 500."""
-        app = self.server.app
-        hangups = self.server.hangups
-        if not self.server.watch_client(request):
-            result = await outcome.acapture(app, request)
-        else:
-            with trio.CancelScope() as gone:
-                if hangups is not None:
-                    with hangups.watching(self.fd, gone.cancel):
-                        result = await outcome.acapture(app, request)
-                else:  # no epoll here: a watcher task reads the socket beside the handler
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._watch_client, gone)
-                        result = await outcome.acapture(app, request)
-                        nursery.cancel_scope.cancel()
-            # acapture swallowed the handler's Cancelled, so ``cancelled_caught`` cannot tell us; ``cancel_called``
-            # can. An outer cancellation (the drain deadline) re-raises from ``unwrap`` below.
-            if gone.cancel_called:
-                self.peer_closed = True
-                raise _ClientGone
+        """Run the app, watched for a client hang-up when the route asks for it; a crash before any byte was
+        sent becomes a 500. A hang-up cancels the exchange's scope (no scope of its own: each costs ~1 KB per
+        open request) and ends as :class:`_ClientGone`, whatever the handler raised on its way out."""
+        server = self.server
+        watched = server.watch_client(request)
+        hangups = server.hangups if watched else None
+        if hangups is not None:
+            hangups.watch(self.fd, self._hung_up)
         try:
-            return result.unwrap()
-        except AbortStream:
-            if request.writer is not None:
-                raise _HandlerFailedMidStream(request.writer.status) from None
-            return _internal_error(request.request_id)
-        except Exception:
+            if watched and hangups is None:
+                response = await self._beside_watcher(request)
+            else:
+                response = await server.app(request)
+        except BaseException as exc:
+            if self.peer_closed:
+                raise _ClientGone from None
+            if isinstance(exc, AbortStream):
+                if request.writer is not None:
+                    raise _HandlerFailedMidStream(request.writer.status) from None
+                return _internal_error(request.request_id)
+            if not isinstance(exc, Exception):
+                raise  # the drain deadline's Cancelled, KeyboardInterrupt: not the handler's failure
             log.exception("handler failed", extra={"REQUEST_ID": request.request_id, "PATH": request.path})
             if request.streaming:
                 raise _HandlerFailedMidStream(500) from None
             return _internal_error(request.request_id)
+        finally:
+            if hangups is not None:
+                hangups.unwatch(self.fd)
+        if self.peer_closed:
+            raise _ClientGone
+        return response
+
+    def _hung_up(self) -> None:
+        self.peer_closed = True
+        self.scope.cancel()
+
+    async def _beside_watcher(self, request: Request) -> Response | None:
+        """Without epoll: a watcher task reads the socket beside the handler. (The handler's outcome is captured
+        so that the nursery does not wrap its exception in a group.)"""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_client)
+            result = await outcome.acapture(self.server.app, request)
+            nursery.cancel_scope.cancel()
+        return result.unwrap()
 
     def _stream_starter(self, request: Request, *, head_only: bool):
         async def start(status: int, headers: list[tuple[str, str]]) -> BodyWriter:
@@ -438,8 +451,8 @@ class _Connection:
 
         return start
 
-    async def _watch_client(self, gone: trio.CancelScope) -> None:
-        """Without epoll, runs beside the handler: an EOF or a reset from the client cancels the handler."""
+    async def _watch_client(self) -> None:
+        """Runs beside the handler (without epoll): an EOF or a reset from the client cancels the handler."""
         while True:
             if len(self.conn.trailing_data[0]) > MAX_PIPELINED_BYTES:
                 await trio.sleep_forever()
@@ -448,8 +461,7 @@ class _Connection:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             if not data:
-                self.peer_closed = True
-                gone.cancel()
+                self._hung_up()
                 return
             self.conn.receive_data(data)
 
