@@ -141,6 +141,8 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
     for label, prompt, streams, concurrency in (("fast", FAST, 50, 10), ("fast", FAST, args.streams, 10),
                                                 ("fast", FAST, args.streams, 200),
                                                 ("slow", SLOW, args.slow, args.slow)):
+        if not streams:
+            continue
         warmup = streams == 50
         print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
         for target in (direct, synthetic, daemon) if label == "fast" else (direct, daemon):

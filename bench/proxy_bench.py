@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,14 +156,17 @@ def main() -> None:
                                               concurrency=c, stream=True))
                     profiler = None
                     if args.profile and c == 10 and not stream:
-                        profiler = subprocess.Popen(["py-spy", "record", "-p", str(daemon.pid), "-o",
-                                                     str(ROOT / "bench/results/proxy_profile.svg"), "-r", "200"])
+                        py_spy = str(Path(sys.executable).with_name("py-spy"))
+                        profiler = subprocess.Popen([py_spy, "record", "-p", str(daemon.pid), "-r", "250",
+                                                     "--format", "raw", "-o",
+                                                     str(ROOT / "bench/results/proxy_profile.txt")],
+                                                    stderr=subprocess.DEVNULL)
                     before = cpu_seconds(daemon.pid)
                     proxied = trio.run(partial(run_load, daemon.url + "/v1/chat/completions", {}, proxy_body, n=n,
                                                concurrency=c, stream=stream))
                     cpu = cpu_seconds(daemon.pid) - before
                     if profiler is not None:
-                        profiler.terminate()
+                        profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                         profiler.wait()
                     row = {"mode": "stream" if stream else "non-stream", "transport": transport,
                            "concurrency": c, "requests": n,
