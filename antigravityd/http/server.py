@@ -199,15 +199,7 @@ class HttpServer:
                 except BaseException:
                     self._slots.release()
                     raise
-                connections.start_soon(self._run_connection, stream)
-
-    async def _run_connection(self, stream: trio.SocketStream) -> None:
-        self.connections += 1
-        try:
-            await _Connection(self, stream).run()
-        finally:
-            self.connections -= 1
-            self._slots.release()
+                connections.start_soon(_Connection(self, stream).run)
 
     def response_head(self, status: int, headers: list[tuple[str, str]], request_id: str) -> h11.Response:
         raw = [(b"date", self._dates.get()), (b"x-request-id", request_id.encode())]
@@ -249,6 +241,8 @@ class _Connection:
             self.client = None
 
     async def run(self) -> None:
+        """Serve the connection until it closes; it holds one of the server's connection slots until then."""
+        self.server.connections += 1
         linger = True
         try:
             while True:
@@ -277,7 +271,11 @@ class _Connection:
             linger = False
             raise
         finally:
-            await self._close(linger)
+            try:
+                await self._close(linger)
+            finally:
+                self.server.connections -= 1
+                self.server._slots.release()
 
     def _set_phase(self, phase: _Phase, seconds: float | None) -> None:
         self.phase = phase
@@ -365,7 +363,7 @@ class _Connection:
             request_id=request_id,
             client=self.client,
         )
-        request.bind_stream_starter(self._stream_starter(request, head_only=method == "HEAD"))
+        request.bind_stream_starter(functools.partial(self._start_stream, request))
         server.in_flight += 1
         status, aborted = 499, False
         try:
@@ -438,18 +436,16 @@ class _Connection:
             nursery.cancel_scope.cancel()
         return result.unwrap()
 
-    def _stream_starter(self, request: Request, *, head_only: bool):
-        async def start(status: int, headers: list[tuple[str, str]]) -> BodyWriter:
-            head = self.server.response_head(status, headers + request.response_headers, request.request_id)
-            await self._send(self.conn.send(head))
+    async def _start_stream(self, request: Request, status: int, headers: list[tuple[str, str]]) -> BodyWriter:
+        head = self.server.response_head(status, headers + request.response_headers, request.request_id)
+        await self._send(self.conn.send(head))
+        return BodyWriter(self._discard_data if request.method == "HEAD" else self._send_data, status)
 
-            async def send(data: bytes) -> None:
-                if not head_only:
-                    await self._send(self.conn.send(h11.Data(data=data)))
+    async def _send_data(self, data: bytes) -> None:
+        await self._send(self.conn.send(h11.Data(data=data)))
 
-            return BodyWriter(send, status)
-
-        return start
+    async def _discard_data(self, data: bytes) -> None:
+        """A streamed answer to HEAD: the headers went out, the body does not."""
 
     async def _watch_client(self) -> None:
         """Runs beside the handler (without epoll): an EOF or a reset from the client cancels the handler."""
