@@ -36,6 +36,8 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from peer import Peer  # noqa: E402  (bench/ is this script's directory)
+
 from tests.support.daemon import start_daemon, write_config  # noqa: E402
 from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
 
@@ -61,17 +63,19 @@ def proc_mem(pid: int) -> dict[str, float]:
 
 
 class Target:
-    """Where the streams go: the daemon's /v1/messages, or the fake's streamGenerateContent directly."""
+    """Where the streams go: the daemon's (or a peer's) /v1/messages, or the fake's streamGenerateContent directly;
+    ``pid`` is the process whose CPU and memory are reported (None for the fake)."""
 
-    def __init__(self, name: str, url: str, headers: dict[str, str], body: object, method: str = "POST") -> None:
-        self.name, self.url, self.headers, self.body, self.method = name, url, headers, body, method
+    def __init__(self, name: str, url: str, headers: dict[str, str], body: object, method: str = "POST",
+                 pid: int | None = None) -> None:
+        self.name, self.url, self.headers, self.body, self.method, self.pid = name, url, headers, body, method, pid
 
     def request(self, prompt: str) -> tuple[str, dict[str, str], bytes | None]:
         return self.url, self.headers, json.dumps(self.body(prompt)).encode() if self.body else None
 
 
 async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttfb: list[float],
-                     failures: list[str]) -> None:
+                     failures: list[str], sizes: list[int]) -> None:
     url, headers, body = target.request(prompt)
     started = time.perf_counter()
     try:
@@ -85,13 +89,16 @@ async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttf
                 size += len(chunk)
             if r.status_code != 200 or size == 0:
                 failures.append(f"status {r.status_code}")
+            sizes.append(size)
     except httpx.HTTPError as e:
         failures.append(type(e).__name__)
 
 
-async def phase(target: Target, prompt: str, streams: int, concurrency: int, daemon_pid: int) -> dict:
+async def phase(target: Target, prompt: str, streams: int, concurrency: int) -> dict:
     ttfb: list[float] = []
     failures: list[str] = []
+    sizes: list[int] = []
+    pid = target.pid
     remaining = streams
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -99,19 +106,20 @@ async def phase(target: Target, prompt: str, streams: int, concurrency: int, dae
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                await one_stream(client, target, prompt, ttfb, failures)
+                await one_stream(client, target, prompt, ttfb, failures, sizes)
 
-        cpu0, wall0 = proc_cpu(daemon_pid), time.perf_counter()
+        cpu0, wall0 = proc_cpu(pid) if pid else 0.0, time.perf_counter()
         async with trio.open_nursery() as nursery:
             for _ in range(concurrency):
                 nursery.start_soon(worker)
-        wall, cpu = time.perf_counter() - wall0, proc_cpu(daemon_pid) - cpu0
+        wall, cpu = time.perf_counter() - wall0, (proc_cpu(pid) - cpu0 if pid else 0.0)
     ttfb.sort()
     return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(failures),
             "streams_s": streams / wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
             "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
-            "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if target.name != "fake" else None,
-            **({f"daemon_{k}_mb": v for k, v in proc_mem(daemon_pid).items()} if target.name != "fake" else {})}
+            "bytes_per_stream": statistics.mean(sizes) if sizes else 0,
+            "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if pid else None,
+            **({f"daemon_{k}_mb": v for k, v in proc_mem(pid).items()} if pid else {})}
 
 
 def show(row: dict) -> None:
@@ -120,22 +128,32 @@ def show(row: dict) -> None:
     print(f"  {row['target']:>9}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
           f"  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms  p99 {row['ttfb_p99_ms']:7.1f} ms"
           + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
-          + mem + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)
+          + mem + f"  {row['bytes_per_stream'] / 1024:.1f} KB/stream"
+          + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)
 
 
-async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProcess, pid: int) -> list[dict]:
+def messages_body(prompt: str) -> dict:
+    # A thinking budget, as the Node peer always sets one for Gemini 3 (and then needs max_tokens above it):
+    # every target asks the fake for the same reply, thinking part included.
+    return {"model": MODEL, "max_tokens": 16384, "stream": True,
+            "thinking": {"type": "enabled", "budget_tokens": 16000}, "messages": [{"role": "user", "content": prompt}]}
+
+
+async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProcess, pid: int,
+              peer: Peer | None) -> list[dict]:
     account = fake.accounts[0]
     direct = Target("fake", fake.info["base_url"] + ":streamGenerateContent?alt=sse",
                     {"authorization": f"Bearer {account['access_token']}", "user-agent": UA,
                      "content-type": "application/json"},
                     lambda p: {"project": account["project"], "model": MODEL, "request": {
-                        "contents": [{"role": "user", "parts": [{"text": p}]}]}})
-    daemon = Target("daemon", daemon_url + "/v1/messages",
-                    {"x-api-key": api_key, "anthropic-version": "2023-06-01", "content-type": "application/json"},
-                    lambda p: {"model": MODEL, "max_tokens": 1024, "stream": True,
-                               "messages": [{"role": "user", "content": p}]})
+                        "contents": [{"role": "user", "parts": [{"text": p}]}],
+                        "generationConfig": {"maxOutputTokens": 16384,
+                                             "thinkingConfig": {"thinkingBudget": 16000, "includeThoughts": True}}}})
+    anthropic = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
+    daemon = Target("daemon", daemon_url + "/v1/messages", {"x-api-key": api_key, **anthropic}, messages_body, pid=pid)
     synthetic = Target("synthetic", daemon_url + "/api/diagnostics/stream?events=100&interval_ms=5",
-                       {"authorization": f"Bearer {api_key}"}, None, method="GET")
+                       {"authorization": f"Bearer {api_key}"}, None, method="GET", pid=pid)
+    others = [Target(args.peer_name, peer.url + "/v1/messages", anthropic, messages_body, pid=peer.pid)] if peer else []
     rows = []
     print(f"daemon idle: {proc_mem(pid)}", flush=True)
     for label, prompt, streams, concurrency in (("fast", FAST, 50, 10), ("fast", FAST, args.streams, 10),
@@ -145,7 +163,7 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
             continue
         warmup = streams == 50
         print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
-        for target in (direct, synthetic, daemon) if label == "fast" else (direct, daemon):
+        for target in [direct, *([synthetic] if label == "fast" else []), daemon, *others]:
             profiler = None
             if args.profile and target is daemon and label == "fast" and concurrency == 10 and not warmup:
                 out = ROOT / "bench/results/stream_profile.txt"
@@ -153,7 +171,7 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
                 py_spy = str(Path(sys.executable).with_name("py-spy"))
                 profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250", "--format", "raw",
                                              "-o", str(out)], stderr=subprocess.DEVNULL)
-            row = await phase(target, prompt, streams, concurrency, pid)
+            row = await phase(target, prompt, streams, concurrency)
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                 profiler.wait()
@@ -169,6 +187,8 @@ def main() -> None:
     p.add_argument("--streams", type=int, default=400)
     p.add_argument("--slow", type=int, default=1000)
     p.add_argument("--json", help="write the rows here")
+    p.add_argument("--peer-command", help="also measure another gateway started by this command (bench/peer.py)")
+    p.add_argument("--peer-name", default="peer", help="its label in the results")
     p.add_argument("--profile", action="store_true",
                    help="py-spy the daemon during the fast c=10 phase (collapsed stacks in bench/results/)")
     args = p.parse_args()
@@ -178,7 +198,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="agd-bench-"))
     accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
     fake = FakeProcess(work / "fake", {"accounts": accounts})
-    daemon = None
+    daemon = peer = None
     try:
         settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
                     "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
@@ -189,10 +209,15 @@ def main() -> None:
                         str(seed)], check=True, capture_output=True, cwd=ROOT)
         daemon = start_daemon(work / "daemon", settings=settings)
         subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
-        rows = trio.run(run, args, daemon.url, daemon.api_key, fake, daemon.pid)
+        if args.peer_command:
+            peer = Peer(args.peer_command, fake.info, work / "peer")
+            peer.pin(0)  # measured on the daemon's core, one after the other
+        rows = trio.run(run, args, daemon.url, daemon.api_key, fake, daemon.pid, peer)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=2))
     finally:
+        if peer is not None:
+            peer.close()
         if daemon is not None:
             daemon.close()
         fake.close()

@@ -1,5 +1,5 @@
-"""Proxy overhead (issue 4): the daemon's OpenAI Chat endpoint against the fake upstream, side by side with the
-same requests sent to the fake directly, in the same run.
+"""Proxy overhead (issue 4): the daemon's OpenAI Chat (or, ``--api anthropic``, Messages) endpoint against the fake
+upstream, side by side with the same requests sent to the fake directly, in the same run.
 
 The daemon is pinned to CPU 0; the fake upstream and this load generator share CPU 1 (taskset). For each mode
 (non-stream, 100-event stream) and concurrency (1, 10, 50) it reports req/s, latency p50/p99, time to first byte,
@@ -7,10 +7,13 @@ and the daemon's CPU time per request — utime+stime from /proc/<pid>/stat divi
 figure on a noisy machine.
 
 ``--transports h11,httpx`` repeats every row with the daemon's upstream client on httpx's own transport (httpcore;
-``upstream.proxy_from_env``) after ours, for the A/B behind the choice of transport.
+``upstream.proxy_from_env``) after ours, for the A/B behind the choice of transport. ``--peer-command`` adds
+another gateway (e.g. a Node Antigravity proxy pointed at the fake; ``bench/peer.py``), pinned to the same core
+and measured the same way, one after the other.
 
 Usage: python bench/proxy_bench.py [--requests 400] [--concurrency 1,10,50] [--accounts 12] [--transports h11]
-                                   [--modes non-stream,stream] [--profile]
+                                   [--modes non-stream,stream] [--api openai|anthropic]
+                                   [--peer-command CMD --peer-name NAME] [--profile]
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import trio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from peer import Peer  # noqa: E402  (bench/ is this script's directory)
 
 from tests.support.daemon import start_daemon, write_config  # noqa: E402
 from tests.support.gateway import upstream_settings  # noqa: E402
@@ -103,6 +108,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--transports", default="h11", help="h11 (ours), httpx (httpcore), or both: h11,httpx")
     parser.add_argument("--modes", default="non-stream,stream")
+    parser.add_argument("--api", choices=["openai", "anthropic"], default="openai",
+                        help="the endpoint measured: /v1/chat/completions or /v1/messages (with a thinking budget)")
+    parser.add_argument("--peer-command", help="also measure another gateway started by this command (bench/peer.py); "
+                                               "it must serve --api")
+    parser.add_argument("--peer-name", default="peer", help="its label in the results")
     parser.add_argument("--profile", action="store_true", help="py-spy the daemon during the c=10 non-stream run")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -121,14 +131,25 @@ def main() -> None:
                                     for a in info["accounts"]]))
         subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
                         str(seed)], check=True, capture_output=True)
-        daemons = {}
+        daemons, gateways = [], {}  # gateway name -> (url, pid): each transport of ours, then the peer
         for transport in transports:
-            daemons[transport] = start_daemon(work / transport, settings={
+            daemon = start_daemon(work / transport, settings={
                 **upstream_settings(info), "data_dir": str(work / "d" / "data"), "server.access_log": False,
                 "log.level": "warning", "routing.max_concurrent_per_account": 50,
                 "upstream.proxy_from_env": transport == "httpx"})
-            pin(daemons[transport].pid, 0)
+            daemons.append(daemon)
+            pin(daemon.pid, 0)
+            gateways[transport] = (daemon.url, daemon.pid)
+        peer = None
+        if args.peer_command:
+            peer = Peer(args.peer_command, info, work / "peer")
+            peer.pin(0)
+            gateways[args.peer_name] = (peer.url, peer.pid)
         pin(os.getpid(), 1)
+        path = "/v1/messages" if args.api == "anthropic" else "/v1/chat/completions"
+        # A thinking budget on the Anthropic path, as the Node peer always sets one for Gemini 3 (and then needs
+        # max_tokens above it); the direct requests ask the fake for the same reply.
+        thinking = args.api == "anthropic"
         account = info["accounts"][0]
         direct_headers = {"authorization": f"Bearer {account['access_token']}",
                           "user-agent": "antigravity/1.115.0 linux/amd64"}
@@ -138,45 +159,53 @@ def main() -> None:
                 prompt = f"[[chunks:{args.events}]]" if stream else "hello"
 
                 def proxy_body(i: int, stream: bool = stream, prompt: str = prompt) -> dict:
-                    return {"model": "gemini-3-flash", "stream": stream,
+                    body = {"model": "gemini-3-flash", "stream": stream,
                             "messages": [{"role": "user", "content": f"{prompt} {i} {uuid.uuid4().hex[:6]}"}]}
+                    if thinking:
+                        body.update(max_tokens=16384, thinking={"type": "enabled", "budget_tokens": 16000})
+                    return body
 
                 def direct_body(i: int, prompt: str = prompt) -> dict:
+                    request: dict = {"contents": [{"role": "user", "parts": [{"text": f"{prompt} {i}"}]}]}
+                    if thinking:
+                        request["generationConfig"] = {"maxOutputTokens": 16384, "thinkingConfig": {
+                            "thinkingBudget": 16000, "includeThoughts": True}}
                     return {"project": account["project"], "model": "gemini-3-flash", "userAgent": "antigravity",
-                            "requestType": "agent", "requestId": f"agent-{i}",
-                            "request": {"contents": [{"role": "user", "parts": [{"text": f"{prompt} {i}"}]}]}}
+                            "requestType": "agent", "requestId": f"agent-{i}", "request": request}
 
                 direct_url = info["base_url"] + ":streamGenerateContent?alt=sse"
-                for daemon in daemons.values():
-                    trio.run(partial(run_load, daemon.url + "/v1/chat/completions", {}, proxy_body, n=50,
+                for url, _ in gateways.values():
+                    trio.run(partial(run_load, url + path, {}, proxy_body, n=50,
                                      concurrency=10, stream=stream))  # warm-up (token refresh, connections)
-                for c, (transport, daemon) in itertools.product(levels, daemons.items()):
+                for c, (gateway, (url, pid)) in itertools.product(levels, gateways.items()):
                     n = max(args.requests, c * 10)
                     direct = trio.run(partial(run_load, direct_url, direct_headers, direct_body, n=n,
                                               concurrency=c, stream=True))
                     profiler = None
-                    if args.profile and c == 10 and not stream:
+                    if args.profile and c == 10 and not stream and gateway in transports:
                         py_spy = str(Path(sys.executable).with_name("py-spy"))
-                        profiler = subprocess.Popen([py_spy, "record", "-p", str(daemon.pid), "-r", "250",
+                        profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250",
                                                      "--format", "raw", "-o",
                                                      str(ROOT / "bench/results/proxy_profile.txt")],
                                                     stderr=subprocess.DEVNULL)
-                    before = cpu_seconds(daemon.pid)
-                    proxied = trio.run(partial(run_load, daemon.url + "/v1/chat/completions", {}, proxy_body, n=n,
+                    before = cpu_seconds(pid)
+                    proxied = trio.run(partial(run_load, url + path, {}, proxy_body, n=n,
                                                concurrency=c, stream=stream))
-                    cpu = cpu_seconds(daemon.pid) - before
+                    cpu = cpu_seconds(pid) - before
                     if profiler is not None:
                         profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                         profiler.wait()
-                    row = {"mode": "stream" if stream else "non-stream", "transport": transport,
+                    row = {"mode": "stream" if stream else "non-stream", "api": args.api, "gateway": gateway,
                            "concurrency": c, "requests": n,
                            "direct": direct, "proxied": proxied,
                            "added_p50_ms": proxied["p50_ms"] - direct["p50_ms"],
-                           "daemon_cpu_ms_per_request": cpu / n * 1000}
+                           "cpu_ms_per_request": cpu / n * 1000}
                     results.append(row)
                     print(json.dumps(row), flush=True)
         finally:
-            for daemon in daemons.values():
+            if peer is not None:
+                peer.close()
+            for daemon in daemons:
                 daemon.stop()
                 daemon.close()
             fake.terminate()
