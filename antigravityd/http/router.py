@@ -68,12 +68,12 @@ class Router:
     def post(self, pattern: str, handler: Handler, name: str | None = None, *, watch_client: bool = True) -> None:
         self.add("POST", pattern, handler, name, watch_client=watch_client)
 
-    def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
+    def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], frozenset[str]]:
         """(route, params, allowed methods for this path). route is None when nothing matched this method."""
         lookup = "GET" if method == "HEAD" else method
         route = self._static.get((lookup, path))
         if route is not None:
-            return route, {}, set()
+            return route, {}, _NONE  # the result lives as long as the request: no set of its own
         allowed: set[str] = set()
         static_methods = {m for (m, p) in self._static if p == path}
         allowed |= static_methods
@@ -83,9 +83,9 @@ class Router:
             if params is None:
                 continue
             if candidate.method == lookup:
-                return candidate, params, set()
+                return candidate, params, _NONE
             allowed.add(candidate.method)
-        return None, {}, allowed
+        return None, {}, frozenset(allowed)
 
     def prepare(self, request: Request) -> Route | None:
         """Resolve once and remember the result on the request (the server asks before the app runs)."""
@@ -110,6 +110,9 @@ class Router:
                 return response
             return self.error_renderer(request, 404, f"no route for {request.path}")
         return await route.handler(request)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _match(route: Route, parts: list[str]) -> dict[str, str] | None:

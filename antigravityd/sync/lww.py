@@ -28,6 +28,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -108,9 +109,12 @@ class MappingSync:
         return {"sync": {"enabled": bool(self.remote), "interval": self.interval, **asdict(self.state)}}
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport, follow_redirects=False) as http:
+        async with AsyncExitStack() as stack:
+            # No client without a remote: httpx's default transport loads the CA bundle and httpcore (~2 MB).
+            http = await stack.enter_async_context(httpx.AsyncClient(
+                timeout=self.timeout, transport=self.transport, follow_redirects=False)) if self.remote else None
             while True:
-                if self.remote:
+                if http is not None:
                     await self._round_logged(http)
                 await self._maybe_collect_garbage()
                 done, self.round_done = self.round_done, trio.Event()

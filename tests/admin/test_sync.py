@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -147,6 +148,35 @@ async def test_old_tombstones_are_collected(tmp_path):
         assert await sync.collect_garbage() == 1
         left = {m.key for m in await repo.mappings(include_deleted=True)}
         assert left == {"keep", "new-delete"}
+    finally:
+        await repo.aclose()
+
+
+async def test_without_a_remote_no_http_client_is_made(tmp_path, monkeypatch):
+    """An instance with no remote only purges tombstones: it must not build an HTTP client (httpx's default
+    transport loads httpcore and the CA bundle, ~3 MB of the daemon's idle memory)."""
+    made: list[object] = []
+
+    class Counting(httpx.AsyncClient):
+        def __init__(self, *args, **kwargs) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", Counting)
+    repo = await open_local(tmp_path / "local")
+    try:
+        sync = MappingSync(repo, remote="", api_key=TEST_API_KEY)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sync.run)
+            await sync.round_done.wait()
+            nursery.cancel_scope.cancel()
+        assert made == []
+        remote = MappingSync(repo, remote="http://127.0.0.1:9", api_key=TEST_API_KEY, instance_id="x")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(remote.run)
+            await remote.round_done.wait()
+            nursery.cancel_scope.cancel()
+        assert len(made) == 1 and remote.state.failures == 1
     finally:
         await repo.aclose()
 
