@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from antigravityd.api.admin_guard import AdminGuard
 from antigravityd.api.auth import Authenticator
 from antigravityd.api.errors import dialect_for_path, error_body, error_response
 from antigravityd.http.message import Request, Response
@@ -27,17 +28,29 @@ def server_error_body(path: str | None, status: int, message: str) -> dict:
 
 
 class Gateway:
-    """The app the HTTP server calls: CORS preflight, auth, then the router."""
+    """The app the HTTP server calls: the admin guard, CORS preflight, auth — synchronous screens — then the route's
+    handler, awaited directly (every layer of ``await`` would be a frame kept alive for as long as a stream runs)."""
 
-    def __init__(self, router: Router, auth: Authenticator, *, cors_origins: Sequence[str] = ()) -> None:
+    def __init__(self, router: Router, auth: Authenticator, *, cors_origins: Sequence[str] = (),
+                 guard: AdminGuard | None = None) -> None:
         self.router = router
         self.auth = auth
         self.cors_origins = frozenset(cors_origins)
+        self.guard = guard
 
     def watch_client(self, request: Request) -> bool:
         return self.router.watch_client(request)
 
     async def __call__(self, request: Request) -> Response | None:
+        early = self.screen(request)
+        if early is not None:
+            return early
+        return await self.router.handler_for(request)(request)
+
+    def screen(self, request: Request) -> Response | None:
+        """An answer of our own (429 blocked, CORS preflight, 401), or None to let the route handle it."""
+        if self.guard is not None and (blocked := self.guard.screen(request)) is not None:
+            return blocked
         origin = request.headers.get("origin")
         if origin and origin in self.cors_origins:
             request.response_headers.extend([("access-control-allow-origin", origin), ("vary", "Origin")])
@@ -51,7 +64,7 @@ class Gateway:
             request.route = "auth"
             return error_response(dialect_for_path(request.path), 401, "missing or invalid API key",
                                   code="invalid_api_key", headers=[("www-authenticate", "Bearer")])
-        return await self.router(request)
+        return None
 
 
 class AccessLog:

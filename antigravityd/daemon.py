@@ -86,12 +86,12 @@ def server_limits(config: Config) -> ServerLimits:
     )
 
 
-def build_app(config: Config, services: Services) -> AdminGuard:
+def build_app(config: Config, services: Services) -> Gateway:
     """Every route behind the admin brute-force guard, CORS and the API-key gate."""
     router = Router(error_renderer=routing_error)
     services.register_routes(router)
-    return AdminGuard(Gateway(router, services.authenticator, cors_origins=config.server.cors_origins),
-                      services.authenticator, trusted_proxies=config.security.trusted_proxies)
+    guard = AdminGuard(services.authenticator, trusted_proxies=config.security.trusted_proxies)
+    return Gateway(router, services.authenticator, cors_origins=config.server.cors_origins, guard=guard)
 
 
 async def serve(config: Config, *, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -5,8 +5,8 @@ Wiring (what ``services.py`` / ``api/routes.py`` and ``daemon.py`` do)::
     sync = admin.mapping_sync(services, api_key)           # once, when the services are built
     admin.register(router, services, sync=sync)            # in routes.register
     supervisor.start("mapping-sync", sync.run)             # in start_background (also purges old tombstones)
-    gateway = AdminGuard(Gateway(...), services.authenticator,
-                         trusted_proxies=config.security.trusted_proxies)   # daemon.py, around the gateway
+    gateway = Gateway(router, services.authenticator, guard=AdminGuard(
+        services.authenticator, trusted_proxies=config.security.trusted_proxies))   # daemon.py
 
 Each ``admin_*`` module can also be registered on its own (``register(router, services)``).
 """

@@ -11,8 +11,8 @@ and counting it would lock out its owner. While blocked, every admin request fro
 ``Retry-After``, the right key included (otherwise the block would still answer the guesses). A correct key
 clears the client's record.
 
-:class:`FailureTracker` is the pure bookkeeping (injected clock, bounded memory); :class:`AdminGuard` wraps the
-gateway app in front of its auth check.
+:class:`FailureTracker` is the pure bookkeeping (injected clock, bounded memory); :class:`AdminGuard` screens
+each request for the gateway, before its auth check.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import trio
@@ -133,26 +133,21 @@ def client_address(request: Request, trusted: tuple[Network, ...]) -> str:
 
 
 class AdminGuard:
-    """Wraps the gateway app: ``gateway = AdminGuard(Gateway(...), authenticator, trusted_proxies=[...])``."""
+    """The gateway's first screen: ``Gateway(router, authenticator, guard=AdminGuard(authenticator, ...))``."""
 
-    def __init__(self, app: Callable[[Request], Awaitable[Response | None]], auth: Authenticator, *,
-                 trusted_proxies: Iterable[str] = (), policy: GuardPolicy | None = None,
+    def __init__(self, auth: Authenticator, *, trusted_proxies: Iterable[str] = (), policy: GuardPolicy | None = None,
                  clock: Callable[[], float] = trio.current_time,
                  on_block: Callable[[str], None] = lambda client: None) -> None:
-        self.app = app
         self.auth = auth
         self.trusted = parse_trusted(trusted_proxies)
         self.tracker = FailureTracker(policy)
         self.clock = clock
         self.on_block = on_block
 
-    def watch_client(self, request: Request) -> bool:
-        watch = getattr(self.app, "watch_client", None)
-        return True if watch is None else watch(request)
-
-    async def __call__(self, request: Request) -> Response | None:
+    def screen(self, request: Request) -> Response | None:
+        """The 429 for a blocked client; None lets the request on (to the gateway's auth check)."""
         if request.method == "OPTIONS" or access_for_path(request.path) is not Access.ADMIN:
-            return await self.app(request)
+            return None
         client = client_address(request, self.trusted)
         now = self.clock()
         wait = self.tracker.blocked_for(client, now)
@@ -166,4 +161,4 @@ class AdminGuard:
             seconds = math.ceil(wait)
             return admin_error(429, f"too many wrong API keys from this address; try again in {seconds} s",
                                code="too_many_auth_failures", headers=[("retry-after", str(seconds))])
-        return await self.app(request)
+        return None

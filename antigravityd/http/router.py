@@ -100,16 +100,21 @@ class Router:
         route = self.prepare(request)
         return route is not None and route.watch_client
 
+    def handler_for(self, request: Request) -> Handler:
+        """The matching route's handler, or one that answers 404/405, for the caller to await."""
+        route = self.prepare(request)
+        return route.handler if route is not None else self._not_routed
+
     async def __call__(self, request: Request) -> Response | None:
-        self.prepare(request)
-        route, _, allowed = request.context["router.resolved"]
-        if route is None:
-            if allowed:
-                response = self.error_renderer(request, 405, f"method {request.method} not allowed on {request.path}")
-                response.headers.append(("allow", ", ".join(sorted(allowed))))
-                return response
-            return self.error_renderer(request, 404, f"no route for {request.path}")
-        return await route.handler(request)
+        return await self.handler_for(request)(request)
+
+    async def _not_routed(self, request: Request) -> Response:
+        _, _, allowed = request.context["router.resolved"]
+        if allowed:
+            response = self.error_renderer(request, 405, f"method {request.method} not allowed on {request.path}")
+            response.headers.append(("allow", ", ".join(sorted(allowed))))
+            return response
+        return self.error_renderer(request, 404, f"no route for {request.path}")
 
 
 _NONE: frozenset[str] = frozenset()

@@ -349,20 +349,21 @@ class _Connection:
             await self._send_error(e.status, e.message, started, path)
             return False
         self._set_phase(_Phase.HANDLER, None)
-        return await self._dispatch(event, body, _request_id(event.headers), started)
-
-    async def _dispatch(self, head: h11.Request, body: bytes, request_id: str, started: float) -> bool:
-        server = self.server
-        method = head.method.decode("ascii", "replace")
         request = Request(
-            method=method,
-            target=head.target,
-            headers=list(head.headers),
+            method=event.method.decode("ascii", "replace"),
+            target=event.target,
+            headers=list(event.headers),
             body=body,
-            http_version=head.http_version.decode(),
-            request_id=request_id,
+            http_version=event.http_version.decode(),
+            request_id=_request_id(event.headers),
             client=self.client,
         )
+        del event, body  # the request has what it needs; h11's event would otherwise live as long as a stream
+        return await self._dispatch(request, started)
+
+    async def _dispatch(self, request: Request, started: float) -> bool:
+        server = self.server
+        method, request_id = request.method, request.request_id
         request.bind_stream_starter(functools.partial(self._start_stream, request))
         server.in_flight += 1
         status, aborted = 499, False
