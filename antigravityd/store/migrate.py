@@ -17,6 +17,7 @@ import hashlib
 import importlib.resources
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,10 +166,26 @@ def connect_sqlite(path: Path, *, busy_timeout: float = 10.0) -> sqlite3.Connect
     """A connection in autocommit mode (we issue BEGIN ourselves), WAL, foreign keys on."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _enable_wal(conn, busy_timeout)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switching a new database to WAL takes an exclusive lock, and SQLite answers BUSY at once when another
+    process (the daemon and a CLI command starting together) holds one meanwhile: the busy timeout does not
+    apply there, so retry within it. Once in WAL (it persists), the pragma takes no lock."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                conn.close()
+                raise
+        time.sleep(0.01)
 
 
 def migrate_sqlite(path: Path) -> list[Migration]:
