@@ -17,6 +17,7 @@ from .cloudcode import CloudCode, DropConnection
 from .faults import GENERATE_RPCS, Fault, FaultKind, Faults
 from .httpserver import Request, Response, serve
 from .oauth import OAuth
+from .pacing import Pacer
 from .settings import Behaviour, Strictness
 from .state import AUTO, Account, FakeState, Quota
 from .stats import RecordedRequest, Stats
@@ -31,6 +32,7 @@ class FakeUpstream:
         self.behaviour = Behaviour()
         self.faults = Faults()
         self.stats = Stats()
+        self.pacer = Pacer()  # the delays between stream events (cheaper than trio.sleep at high concurrency)
         self.cloudcode = CloudCode(self)
         self.oauth = OAuth(self)
         self.deny_next_login = False

@@ -7,7 +7,6 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import trio
 
 from . import errors, proto
 from .bootstrap import available_models, load_code_assist_response
@@ -207,7 +206,7 @@ class CloudCode:
             if (slow := stream_faults.get(FaultKind.SLOW_FIRST_BYTE)) is not None:
                 delay += float(slow.params.get("delay_ms", 1000)) / 1000
             if delay:
-                await trio.sleep(delay)
+                await self.fake.pacer.sleep(delay)
             if not resp_is_stream:
                 body = wrap(merged_response(plan, model_version=model_version, response_id=response_id,
                                             claude=claude), trace_id)
@@ -264,7 +263,7 @@ class CloudCode:
         for _ in range(heartbeats if sse else 0):
             await resp.write(b": keep-alive\n\n")
             if delay:
-                await trio.sleep(delay)
+                await self.fake.pacer.sleep(delay)
         stall_after = int(stall.params.get("after_events", 1)) if stall else -1
         stall_every = bool(stall.params.get("every")) if stall else False
         stall_for = float(stall.params.get("delay_ms", 1000)) / 1000 if stall else 0.0
@@ -276,9 +275,9 @@ class CloudCode:
             await resp.write(b"[")
         for index, event in enumerate(events):
             if index and delay:
-                await trio.sleep(delay)
+                await self.fake.pacer.sleep(delay)
             if stall and (index == stall_after or (stall_every and index)):
-                await trio.sleep(stall_for)
+                await self.fake.pacer.sleep(stall_for)
             payload = orjson.dumps(event)
             data = b"data: " + payload + b"\n\n" if sse else (b",\r\n" if index else b"") + payload
             if split:
