@@ -155,13 +155,15 @@ class HttpServer:
 
     async def serve(self, listeners: list[trio.SocketListener], *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve until drained: returns when accepting stopped and every connection has closed."""
-        async with trio.open_nursery() as monitors:
-            if self.epoll_hangups:
-                self.hangups = HangupMonitor()
-                monitors.start_soon(self.hangups.run)
-            await self._serve(listeners, task_status)
-            monitors.cancel_scope.cancel()
-        self.hangups = None
+        try:
+            async with trio.open_nursery() as monitors:
+                if self.epoll_hangups:
+                    self.hangups = HangupMonitor()
+                    monitors.start_soon(self.hangups.run)
+                await self._serve(listeners, task_status)
+                monitors.cancel_scope.cancel()
+        finally:
+            self.hangups = None  # its epoll instance is closed
 
     async def _serve(self, listeners: list[trio.SocketListener], task_status) -> None:
         async with trio.open_nursery() as connections:
