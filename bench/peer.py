@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.net import free_port
+from tests.support.process import terminate
 
 __all__ = ["Peer"]
 
@@ -54,10 +55,5 @@ class Peer:
         subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(self.pid)], check=True, capture_output=True)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.log.close()

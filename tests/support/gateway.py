@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from tests.support.daemon import Daemon, start_daemon, write_config
+from tests.support.process import terminate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -58,13 +59,7 @@ class FakeProcess:
 
     def close(self) -> None:
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
 
 
