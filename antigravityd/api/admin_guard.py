@@ -62,7 +62,8 @@ class FailureTracker:
         if record is None:
             return 0.0
         if record.blocked_until > now:
-            return record.blocked_until - now
+            # (start + block) - now can exceed block by a rounding error; Retry-After would say a second more.
+            return min(record.blocked_until - now, self.policy.block_seconds)
         if record.blocked_until or now - record.first >= self.policy.window_seconds:
             del self._records[client]  # a served block or an old streak: start from a clean slate
         return 0.0

@@ -152,3 +152,11 @@ def test_forwarded_for_is_not_trusted_from_an_untrusted_peer(fake, workdir):
             assert c.get("/api/status").status_code == 429  # the peer (127.0.0.1) is what is blocked
     finally:
         d.close()
+
+
+def test_block_length_survives_float_rounding():
+    """Found by the property above: 206.69 + 50 - 206.69 is 50.00000000000003, and Retry-After is the ceiling."""
+    t = FailureTracker(GuardPolicy(max_failures=1, block_seconds=50.0))
+    now = 1.5633426936610988 + 85.5633426936611 + 119.5633426936611
+    assert t.failure("a", now) == 50.0
+    assert t.blocked_for("a", now) == 50.0
