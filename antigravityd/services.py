@@ -27,7 +27,8 @@ from antigravityd.accounts.registry import AccountRegistry
 from antigravityd.accounts.tokens import TokenManager
 from antigravityd.api import builtin
 from antigravityd.api.auth import Authenticator, load_or_create_api_key
-from antigravityd.config import Config, read_secret
+from antigravityd.config import Config
+from antigravityd.config_loading import read_secret
 from antigravityd.http.router import Router
 from antigravityd.monitor.metrics import Metrics
 from antigravityd.monitor.pool_metrics import PoolCollector

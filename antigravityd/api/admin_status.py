@@ -11,7 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from antigravityd.api.admin_common import admin_handler, epoch
 from antigravityd.cli.config_cmd import MASK, _display
-from antigravityd.config import SETTINGS, Config, get_value
+from antigravityd.config import Config
+from antigravityd.config_loading import SETTINGS, get_value
 from antigravityd.http.message import Request, Response, json_response
 from antigravityd.http.router import Router
 from antigravityd.version import __version__, git_revision

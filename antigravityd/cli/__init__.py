@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from antigravityd import __version__
-from antigravityd.config import Config, ConfigError, default_config_path, load_config
+from antigravityd.config import Config, ConfigError
+from antigravityd.config_loading import default_config_path, load_config
 
 COMMAND_MODULES = (
     "antigravityd.cli.serve",

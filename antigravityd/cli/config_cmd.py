@@ -16,7 +16,8 @@ from typing import Any
 import tomli_w
 
 from antigravityd.cli import config_path, load_cli_config
-from antigravityd.config import SECTIONS, SETTINGS, ConfigError, Setting, coerce, get_value, read_toml
+from antigravityd.config import SECTIONS, ConfigError
+from antigravityd.config_loading import SETTINGS, Setting, coerce, get_value, read_toml
 
 MASK = "********"
 

@@ -115,7 +115,7 @@ class OAuthClient:
     @classmethod
     def from_config(cls, oauth: Any, http: httpx.AsyncClient) -> OAuthClient:
         """From the ``[oauth]`` config section; the secret (inline or a file) is read when first needed."""
-        from antigravityd.config import read_secret
+        from antigravityd.config_loading import read_secret
 
         return cls(oauth.client_id, lambda: read_secret(oauth.client_secret, oauth.client_secret_file),
                    oauth.token_url, oauth.userinfo_url, oauth.auth_url, http)

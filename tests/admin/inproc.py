@@ -14,7 +14,7 @@ import httpx
 import trio
 
 from antigravityd.app import server_error_body
-from antigravityd.config import load_config
+from antigravityd.config_loading import load_config
 from antigravityd.daemon import bind_socket, build_app
 from antigravityd.http.server import HttpServer, ServerLimits
 from antigravityd.services import Services, open_services

@@ -18,7 +18,7 @@ import pytest
 import tomli_w
 
 from antigravityd import __version__
-from antigravityd.config import load_config, read_secret
+from antigravityd.config_loading import load_config, read_secret
 from tests.deploy import nixeval, units
 from tests.deploy.nixos_units import render_all
 from tests.deploy.test_units import SECURITY_CEILING

@@ -24,7 +24,8 @@ from antigravityd.accounts.tokens import TokenManager
 from antigravityd.api import accounts_lifecycle
 from antigravityd.api.auth import Authenticator
 from antigravityd.app import Gateway, routing_error
-from antigravityd.config import Config, load_config
+from antigravityd.config import Config
+from antigravityd.config_loading import load_config
 from antigravityd.http.router import Router
 from antigravityd.http.server import HttpServer, ServerLimits
 from antigravityd.routing.pool import AccountPool

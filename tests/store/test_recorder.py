@@ -124,7 +124,7 @@ async def test_spill_survives_a_restart(repo, tmp_path):
 
 
 async def test_from_config(repo, tmp_path):
-    from antigravityd.config import load_config
+    from antigravityd.config_loading import load_config
 
     config = load_config(tmp_path / "absent.toml", environ={}, overrides={
         "data_dir": str(tmp_path / "d"), "database.request_log_queue": 1234,

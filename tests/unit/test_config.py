@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from antigravityd.cli import main
-from antigravityd.config import SETTINGS, ConfigError, Setting, load_config
+from antigravityd.config import ConfigError
+from antigravityd.config_loading import SETTINGS, Setting, load_config
 
 SAMPLE_VALUES = {
     "server.bind": "::1",
@@ -133,7 +134,7 @@ def test_show_masks_secrets(tmp_path: Path, capsys):
 @given(st.text(max_size=20))
 def test_text_values_for_numbers_are_refused_or_parsed(text: str):
     setting = SETTINGS["server.port"]
-    from antigravityd.config import coerce
+    from antigravityd.config_loading import coerce
 
     try:
         value = coerce(setting, text, from_text=True)
