@@ -271,6 +271,11 @@ class CloudCode:
             await resp.write(b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events))
             await resp.end()
             return
+        if sse and delay and not (stall or split or abort):
+            await resp.write_paced([b"data: " + orjson.dumps(event) + b"\n\n" for event in events], delay,
+                                   self.fake.pacer)
+            await resp.end()
+            return
         if not sse:
             await resp.write(b"[")
         for index, event in enumerate(events):

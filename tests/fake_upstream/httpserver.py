@@ -14,12 +14,15 @@ very bugs it exists to catch. It supports what the fake needs and nothing else:
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import h11
 import trio
+
+from .pacing import Pacer
 
 MAX_BODY = 64 * 1024 * 1024
 MAX_HEADERS = 64 * 1024
@@ -73,6 +76,22 @@ class Response:
         if data:
             await self._send(h11.Data(data=data))
 
+    async def write_paced(self, pieces: list[bytes], interval: float, pacer: Pacer) -> None:
+        """One chunk per piece, ``interval`` apart; the pacer's timer writes them (see pacing.py)."""
+        framed = [self._conn.send(h11.Data(data=piece)) or b"" for piece in pieces if piece]
+        sock = getattr(self._stream, "socket", None)
+        sent, leftover = 0, b""
+        if sock is not None:  # a plain TCP stream: the timer can write to its descriptor directly
+            fd = sock.fileno()
+            sent, leftover = await pacer.write_paced(lambda data: _write_nonblocking(fd, data), framed, interval)
+        if leftover:
+            await self._stream.send_all(leftover)
+        for data in framed[sent:]:
+            if sent:
+                await pacer.sleep(interval)
+            sent += 1
+            await self._stream.send_all(data)
+
     async def end(self) -> None:
         await self._send(h11.EndOfMessage())
         self.finished = True
@@ -81,6 +100,13 @@ class Response:
         """Close the TCP connection without finishing the message (the client sees an incomplete body)."""
         self.aborted = True
         await self._stream.aclose()
+
+
+def _write_nonblocking(fd: int, data: bytes) -> int:
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
 
 
 Handler = Callable[[Request, Response], Awaitable[None]]
