@@ -19,7 +19,15 @@ _ALNUM = string.ascii_letters + string.digits
 
 def random_id(prefix: str, length: int = 24) -> str:
     """``prefix`` + ``length`` random alphanumerics, e.g. ``call_`` ids (OpenAI's own shape)."""
-    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(length))
+    # One read of system randomness per id: secrets.choice costs a getrandom() call per character, which was
+    # ~0.5 ms of CPU per streamed answer. 8 random bits per base-62 digit leave the digits uniform to within
+    # (62/256)**length.
+    n = int.from_bytes(secrets.token_bytes(length))
+    digits = []
+    for _ in range(length):
+        n, digit = divmod(n, 62)
+        digits.append(_ALNUM[digit])
+    return prefix + "".join(digits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,3 +1,5 @@
+import collections
+
 from antigravityd.translate.context import TranslateContext, random_id
 from antigravityd.translate.envelope import IDENTITY_PROMPT, build_envelope, system_instruction
 from antigravityd.translate.models import resolve_model
@@ -58,3 +60,13 @@ def test_system_instruction_helper_and_ids():
     assert system_instruction([]) is None
     ident = random_id("call_")
     assert ident.startswith("call_") and len(ident) == 29 and ident[5:].isalnum()
+
+
+def test_random_ids_use_the_whole_alphabet_evenly():
+    ids = [random_id("msg_01", 22) for _ in range(3000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 28 and i[6:].isascii() and i[6:].isalnum() for i in ids)
+    counts = collections.Counter("".join(i[6:] for i in ids))
+    assert len(counts) == 62
+    expected = 3000 * 22 / 62  # ~1065 per character: a digit taken modulo a power of two would skew this
+    assert all(abs(n - expected) < expected * 0.25 for n in counts.values())
