@@ -150,6 +150,13 @@ class _Connection:
             finally:
                 self.deadline = math.inf
 
+    def buffered_event(self) -> h11.Event | type[h11.NEED_DATA]:
+        """The next event from bytes already received (NEED_DATA when there are none): no I/O."""
+        try:
+            return self.conn.next_event()
+        except h11.RemoteProtocolError as e:
+            raise httpx.RemoteProtocolError(str(e)) from None
+
     async def next_event(self, timeout: float) -> h11.Event:
         while True:
             try:
@@ -331,8 +338,17 @@ class _Body(httpx.AsyncByteStream):
         while True:
             event = await conn.next_event(self._read)
             if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
+                # Everything h11 already holds leaves as one chunk: upstream events that arrived in one receive
+                # (a busy daemon reads several at once) are then translated and written to the client together.
+                data = bytes(event.data)
+                event = conn.buffered_event()
+                while isinstance(event, h11.Data):
+                    data += event.data
+                    event = conn.buffered_event()
+                yield data
+                if event is h11.NEED_DATA:
+                    continue
+            if isinstance(event, h11.EndOfMessage):
                 self._conn = None
                 self._transport._release(conn)
                 return

@@ -288,6 +288,33 @@ async def test_streamed_request_body_and_chunked_response() -> None:
         assert (await http.get(server.url)).status_code == 201 and server.accepted == 1
 
 
+async def test_chunks_received_together_are_read_as_one_and_the_connection_is_kept() -> None:
+    """Several chunks in one TCP write come out of the body as one piece (the pipeline then translates and writes
+    them together); chunks sent apart stay apart; the terminator in the same write still returns the connection."""
+    release = trio.Event()
+
+    async def bursts(ex: Exchange) -> None:
+        await ex.send(h11.Response(status_code=200, headers=[("transfer-encoding", "chunked")]))
+        conn = ex.conn
+        await ex.stream.send_all(b"".join(conn.send(h11.Data(data=b"e%d;" % i)) for i in range(3)))
+        await release.wait()
+        await ex.stream.send_all(conn.send(h11.Data(data=b"e3;")) + conn.send(h11.Data(data=b"e4;"))
+                                 + conn.send(h11.EndOfMessage()))
+
+    async with scripted_server(bursts) as server, client() as http:
+        async with http.stream("GET", server.url) as r:
+            pieces = []
+            async for piece in r.aiter_raw():
+                pieces.append(piece)
+                release.set()
+        assert pieces == [b"e0;e1;e2;", b"e3;e4;"]
+        release = trio.Event()
+        release.set()
+        async with http.stream("GET", server.url) as r:
+            assert await r.aread() == b"e0;e1;e2;e3;e4;"
+        assert server.accepted == 1
+
+
 async def test_gzip_encoded_event_stream_is_decoded_for_the_cloud_code_client() -> None:
     """We ask for gzip (as Go's client does); an upstream that takes us up on it must still stream events."""
     from antigravityd.upstream.client import ClientSettings, CloudCodeClient, make_http_client
