@@ -76,7 +76,11 @@ class StreamAlreadyStarted(RuntimeError):
 
 
 class BodyWriter:
-    """Writes one streaming response body. Created by :meth:`Request.stream`; the server ends the message."""
+    """Writes one streaming response body. Created by :meth:`Request.stream`; the server ends the message.
+
+    ``write`` sees cancellation but yields to other tasks only when the socket buffer is full: a handler that
+    writes in a loop must await something else between writes (relays wait for their upstream anyway).
+    """
 
     __slots__ = ("_send", "bytes_sent", "status")
 
