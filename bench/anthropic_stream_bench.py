@@ -1,19 +1,23 @@
 """Streaming cost of ``POST /v1/messages`` through the daemon, side by side with the same streams straight from the
 fake upstream, in one run (issue 6 benchmark).
 
-    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 300] [--slow 1000] [--profile]
+    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 400] [--slow 1000] [--rounds 3] [--profile]
+        [--peer-command "…/run.sh {port} {upstream} {fake_info}" --peer-name node]
 
-Phases (each first against the fake directly — the floor — then, for the fast phases, the daemon's own synthetic
-SSE stream of the same shape (``/api/diagnostics/stream``: no upstream, no translation — what the HTTP server and
-the event loop cost by themselves), then through the daemon):
+Phases, each against the fake directly (the floor), then for the fast phases the daemon's own synthetic SSE stream
+of the same shape (``/api/diagnostics/stream``: no upstream, no translation — what the HTTP server and the event
+loop cost by themselves), then through the daemon, then through the peer gateway if one is given (bench/peer.py):
 
-* ``fast c=10`` and ``fast c=200``: streams of 100 upstream events 5 ms apart;
+* ``fast c=10`` and ``fast c=200``: streams of 100 upstream events 5 ms apart, ``--rounds`` interleaved rounds
+  (the order alternates; medians are printed at the end);
 * ``slow``: ``--slow`` streams all at once, 1 s to the first byte, then 20 events 500 ms apart.
 
-The daemon runs pinned to CPU 0 (``taskset``); the fake and this load generator share CPU 1. Reported per phase:
-streams/s, time to first body byte (p50/p99), the daemon's CPU per stream (utime+stime from ``/proc/<pid>/stat``
-over the phase ÷ streams) and its RSS (``VmRSS`` idle, ``VmHWM`` peak so far). The machine is shared and noisy:
-compare the two columns of one run, not numbers from different runs.
+The daemon (and the peer) run pinned to CPU 0 (``taskset``); the fake and the load generator (bench/loadgen.py:
+one epoll loop, ~5 µs per received event) share CPU 1. At c=200 the fake's paced writes (one timer for all
+streams) let it serve ~250 streams/s on its half of that core: the gateways, asked for 400/s, are saturated.
+Reported per phase: streams/s, time to first body byte (p50/p99), the gateway's CPU per stream (utime+stime from
+``/proc/<pid>/stat`` over the phase ÷ streams) and its RSS (``VmRSS`` after the phase, ``VmHWM`` peak so far).
+The machine is shared and noisy: compare the columns of one run, not numbers from different runs.
 """
 
 from __future__ import annotations
@@ -27,16 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
-import trio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from peer import Peer  # noqa: E402  (bench/ is this script's directory)
+from loadgen import build_request, run_load  # noqa: E402  (bench/ is this script's directory)
+from peer import Peer  # noqa: E402
 
 from tests.support.daemon import start_daemon, write_config  # noqa: E402
 from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
@@ -74,50 +75,17 @@ class Target:
         return self.url, self.headers, json.dumps(self.body(prompt)).encode() if self.body else None
 
 
-async def one_stream(client: httpx.AsyncClient, target: Target, prompt: str, ttfb: list[float],
-                     failures: list[str], sizes: list[int]) -> None:
+def phase(target: Target, prompt: str, streams: int, concurrency: int) -> dict:
     url, headers, body = target.request(prompt)
-    started = time.perf_counter()
-    try:
-        async with client.stream(target.method, url, headers=headers, content=body) as r:
-            first = True
-            size = 0
-            async for chunk in r.aiter_raw():
-                if first:
-                    ttfb.append(time.perf_counter() - started)
-                    first = False
-                size += len(chunk)
-            if r.status_code != 200 or size == 0:
-                failures.append(f"status {r.status_code}")
-            sizes.append(size)
-    except httpx.HTTPError as e:
-        failures.append(type(e).__name__)
-
-
-async def phase(target: Target, prompt: str, streams: int, concurrency: int) -> dict:
-    ttfb: list[float] = []
-    failures: list[str] = []
-    sizes: list[int] = []
     pid = target.pid
-    remaining = streams
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one_stream(client, target, prompt, ttfb, failures, sizes)
-
-        cpu0, wall0 = proc_cpu(pid) if pid else 0.0, time.perf_counter()
-        async with trio.open_nursery() as nursery:
-            for _ in range(concurrency):
-                nursery.start_soon(worker)
-        wall, cpu = time.perf_counter() - wall0, (proc_cpu(pid) - cpu0 if pid else 0.0)
-    ttfb.sort()
-    return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(failures),
-            "streams_s": streams / wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
+    cpu0 = proc_cpu(pid) if pid else 0.0
+    result = run_load(*build_request(target.method, url, headers, body), streams, concurrency)
+    cpu = proc_cpu(pid) - cpu0 if pid else 0.0
+    ttfb = sorted(result.ttfb)
+    return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(result.failures),
+            "streams_s": streams / result.wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
             "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
-            "bytes_per_stream": statistics.mean(sizes) if sizes else 0,
+            "bytes_per_stream": statistics.mean(result.body_bytes) if result.body_bytes else 0,
             "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if pid else None,
             **({f"daemon_{k}_mb": v for k, v in proc_mem(pid).items()} if pid else {})}
 
@@ -139,8 +107,8 @@ def messages_body(prompt: str) -> dict:
             "thinking": {"type": "enabled", "budget_tokens": 16000}, "messages": [{"role": "user", "content": prompt}]}
 
 
-async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProcess, pid: int,
-              peer: Peer | None) -> list[dict]:
+def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProcess, pid: int,
+        peer: Peer | None) -> list[dict]:
     account = fake.accounts[0]
     direct = Target("fake", fake.info["base_url"] + ":streamGenerateContent?alt=sse",
                     {"authorization": f"Bearer {account['access_token']}", "user-agent": UA,
@@ -156,29 +124,39 @@ async def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: Fak
     others = [Target(args.peer_name, peer.url + "/v1/messages", anthropic, messages_body, pid=peer.pid)] if peer else []
     rows = []
     print(f"daemon idle: {proc_mem(pid)}", flush=True)
-    for label, prompt, streams, concurrency in (("fast", FAST, 50, 10), ("fast", FAST, args.streams, 10),
-                                                ("fast", FAST, args.streams, 200),
+    for target in (direct, daemon, *others):  # warm-up: connections, caches, JITs
+        phase(target, FAST, 50, 10)
+    for label, prompt, streams, concurrency in (("fast", FAST, args.streams, 10), ("fast", FAST, args.streams, 200),
                                                 ("slow", SLOW, args.slow, args.slow)):
         if not streams:
             continue
-        warmup = streams == 50
-        print(f"{'warm-up' if warmup else label} c={concurrency}, {streams} streams:", flush=True)
-        for target in [direct, *([synthetic] if label == "fast" else []), daemon, *others]:
-            profiler = None
-            if args.profile and target is daemon and label == "fast" and concurrency == 10 and not warmup:
-                out = ROOT / "bench/results/stream_profile.txt"
-                out.parent.mkdir(exist_ok=True)
-                py_spy = str(Path(sys.executable).with_name("py-spy"))
-                profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250", "--format", "raw",
-                                             "-o", str(out)], stderr=subprocess.DEVNULL)
-            row = await phase(target, prompt, streams, concurrency)
-            if profiler is not None:
-                profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-                profiler.wait()
-            row["phase"] = label
-            if not warmup:
+        targets = [direct, *([synthetic] if label == "fast" else []), daemon, *others]
+        rounds = args.rounds if label == "fast" else 1
+        for round_ in range(rounds):
+            print(f"{label} c={concurrency}, {streams} streams, round {round_ + 1} of {rounds}:", flush=True)
+            for target in targets if round_ % 2 == 0 else targets[::-1]:  # alternate who goes first
+                profiler = None
+                if args.profile and target is daemon and label == "fast" and concurrency == 200 and round_ == 0:
+                    out = ROOT / "bench/results/stream_profile.txt"
+                    out.parent.mkdir(exist_ok=True)
+                    py_spy = str(Path(sys.executable).with_name("py-spy"))
+                    profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250", "--format", "raw",
+                                                 "-o", str(out)], stderr=subprocess.DEVNULL)
+                row = phase(target, prompt, streams, concurrency)
+                if profiler is not None:
+                    profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+                    profiler.wait()
+                row["phase"], row["round"] = label, round_ + 1
                 rows.append(row)
-            show(row)
+                show(row)
+    print("medians over the rounds:")
+    for label, concurrency in {(r["phase"], r["c"]): None for r in rows}:
+        for name in {r["target"]: None for r in rows if r["phase"] == label and r["c"] == concurrency}:
+            mine = [r for r in rows if (r["phase"], r["c"], r["target"]) == (label, concurrency, name)]
+            merged = {key: statistics.median(r[key] for r in mine) if isinstance(mine[0][key], float) else mine[0][key]
+                      for key in mine[0]}
+            merged["failures"] = sum(r["failures"] for r in mine)
+            show(merged)
     return rows
 
 
@@ -186,6 +164,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", type=int, default=400)
     p.add_argument("--slow", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the fast phases (medians reported)")
     p.add_argument("--json", help="write the rows here")
     p.add_argument("--peer-command", help="also measure another gateway started by this command (bench/peer.py)")
     p.add_argument("--peer-name", default="peer", help="its label in the results")
@@ -212,7 +191,7 @@ def main() -> None:
         if args.peer_command:
             peer = Peer(args.peer_command, fake.info, work / "peer")
             peer.pin(0)  # measured on the daemon's core, one after the other
-        rows = trio.run(run, args, daemon.url, daemon.api_key, fake, daemon.pid, peer)
+        rows = run(args, daemon.url, daemon.api_key, fake, daemon.pid, peer)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=2))
     finally:
