@@ -125,7 +125,10 @@ class _Connection:
             sock.close()
 
     def reusable(self) -> bool:
-        return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+        # Bytes past the end of the response are the server misbehaving; h11 would keep them as the start of
+        # the next response and fail that request.
+        return (self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+                and not self.conn.trailing_data[0])
 
     def stale(self, now: float) -> bool:
         """Expired, or the server has closed it (a readable idle socket means EOF or unexpected bytes)."""

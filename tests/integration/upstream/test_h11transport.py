@@ -153,14 +153,41 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         assert server.accepted == 2
 
 
-async def test_connection_close_from_the_server_is_honoured() -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_connection_close_from_the_server_is_honoured(chunked: bool) -> None:
     async def close_after(ex: Exchange) -> None:
-        await ex.respond(headers=[("connection", "close")])
+        if not chunked:
+            await ex.respond(headers=[("connection", "close")])
+            return
+        await ex.send(h11.Response(status_code=200, headers=[("transfer-encoding", "chunked"),
+                                                             ("connection", "keep-alive, close")]))
+        await ex.send(h11.Data(data=b"ok"), h11.EndOfMessage())
 
     async with scripted_server(close_after) as server, client() as http:
         for _ in range(3):
             assert (await http.get(server.url)).text == "ok"
         assert server.accepted == 3
+
+
+async def test_bytes_after_a_response_make_the_connection_unusable() -> None:
+    async def overshoot(ex: Exchange) -> None:  # one write: the stray bytes arrive with the end of the body
+        conn = ex.conn
+        await ex.stream.send_all(conn.send(h11.Response(status_code=200, headers=[("transfer-encoding", "chunked")]))
+                                 + conn.send(h11.Data(data=b"ok")) + conn.send(h11.EndOfMessage()) + b"extra")
+
+    async with scripted_server(overshoot) as server, client() as http:
+        for _ in range(2):
+            assert (await http.get(server.url)).text == "ok"
+        assert server.accepted == 2
+
+
+async def test_malformed_chunked_body_is_a_protocol_error() -> None:
+    async def bad(ex: Exchange) -> None:
+        await ex.stream.send_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nok\r\n")
+
+    async with scripted_server(bad) as server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="chunk"):
+            await http.get(server.url)
 
 
 async def streaming(ex: Exchange) -> None:
