@@ -176,7 +176,7 @@ def main() -> None:
     os.sched_setaffinity(0, {1})  # load generator and (inherited) fake on CPU 1
     work = Path(tempfile.mkdtemp(prefix="agd-bench-"))
     accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
-    fake = FakeProcess(work / "fake", {"accounts": accounts})
+    fake = FakeProcess(work / "fake", {"accounts": accounts, "behaviour": {"reuse_replies": True}})
     daemon = peer = None
     try:
         settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,

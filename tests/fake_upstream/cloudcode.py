@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,6 +27,17 @@ STREAM_FAULTS = frozenset({FaultKind.CUT_STREAM, FaultKind.EMPTY_STREAM, FaultKi
 
 class DropConnection(Exception):  # a control-flow signal, not an error
     """Close the connection without answering (the fake's DROP_CONNECTION fault)."""
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A streamed answer kept for Behaviour.reuse_replies."""
+
+    pieces: list[bytes]
+    delay: float
+    first_byte_delay: float
+    trace_id: str
+
+
+_REPLY_KEYS = ("contents", "generationConfig", "tools", "toolConfig", "systemInstruction")
 _UA_VERSION = re.compile(r"antigravity/(?:[a-z]+/)?(\d+(?:\.\d+)*)", re.I)
 
 
@@ -40,6 +52,7 @@ def parse_json(req: Request) -> Any:
 class CloudCode:
     def __init__(self, fake: FakeUpstream) -> None:
         self.fake = fake
+        self.replies: dict[bytes, _Reply] = {}  # Behaviour.reuse_replies
 
     # --------------------------------------------------------------------------------------------- common
 
@@ -189,6 +202,15 @@ class CloudCode:
             quota.used += 1
             stream_faults = self.stream_faults(email, model_id, rpc)
             b = fake.behaviour
+            reuse_key = None
+            if b.reuse_replies and sse and not stream_faults:
+                reuse_key = orjson.dumps([model_id, *(request.get(k) for k in _REPLY_KEYS)],
+                                         option=orjson.OPT_SORT_KEYS)
+                if (reply := self.replies.get(reuse_key)) is not None:
+                    if reply.first_byte_delay:
+                        await fake.pacer.sleep(reply.first_byte_delay)
+                    await self.send_reply(resp, reply)
+                    return
             ctx = Context(
                 model=spec, request=request, issue_signature=fake.state.issue_signature,
                 new_call_id=lambda: f"toolu_vrtx_01{fake.state.base62(22)}" if spec.family == "claude"
@@ -228,6 +250,13 @@ class CloudCode:
             beats = stream_faults.get(FaultKind.HEARTBEATS)
             if beats is not None and beats.params.get("only"):
                 events = []
+            if reuse_key is not None and plan.delay:
+                reply = _Reply([b"data: " + orjson.dumps(wrap(e, trace_id)) + b"\n\n" for e in events], plan.delay,
+                               plan.first_byte_delay, trace_id)
+                if len(self.replies) < 64:
+                    self.replies[reuse_key] = reply
+                await self.send_reply(resp, reply)
+                return
             await self.send_stream(resp, [wrap(e, trace_id) for e in events], trace_id, sse=sse,
                                    delay=plan.delay, stall=stream_faults.get(FaultKind.STALL),
                                    split=FaultKind.SPLIT_UTF8 in stream_faults,
@@ -236,6 +265,11 @@ class CloudCode:
         finally:
             if email is not None:
                 fake.stats.leave(email)
+
+    async def send_reply(self, resp: Response, reply: _Reply) -> None:
+        await resp.start(200, [("content-type", "text/event-stream"), *self.fake.common_headers(reply.trace_id)])
+        await resp.write_paced(reply.pieces, reply.delay, self.fake.pacer)
+        await resp.end()
 
     def stream_faults(self, email: str | None, model: str, rpc: str) -> dict[FaultKind, Fault]:
         found: dict[FaultKind, Fault] = {}

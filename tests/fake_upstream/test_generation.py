@@ -123,6 +123,16 @@ async def test_coalesced_events_are_the_same_events(fake, http, alice):
     assert [e["response"]["candidates"] for e in separate] == [e["response"]["candidates"] for e in together]
 
 
+async def test_reused_replies_repeat_the_first_answer_byte_for_byte(fake, http, alice):
+    body = envelope("gemini-2.5-flash", "[[chunks:5]] [[delay_ms:1]] reuse me")
+    assert await stream(http, fake, alice, body) != await stream(http, fake, alice, body)  # off: fresh ids
+    fake.behaviour.reuse_replies = True
+    first = await stream(http, fake, alice, body)
+    assert await stream(http, fake, alice, body) == first
+    other = await stream(http, fake, alice, envelope("gemini-2.5-flash", "[[chunks:5]] [[delay_ms:1]] not me"))
+    assert text_of(other) != text_of(first)
+
+
 async def test_say_and_image(fake, http, alice):
     events = await stream(http, fake, alice, envelope("gemini-2.5-flash", "[[say:Exactly this.]] [[image]]"))
     assert text_of(events) == "Exactly this."
