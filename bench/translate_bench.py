@@ -20,6 +20,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from antigravityd.api.anthropic_plan import encode_events
+from antigravityd.translate.anthropic_stream import AnthropicStreamTranslator
 from antigravityd.translate.context import TranslateContext
 from antigravityd.translate.envelope import build_envelope
 from antigravityd.translate.gemini_native import gemini_request_to_upstream
@@ -82,14 +84,21 @@ def main() -> None:
     streams = {
         "openai chat": lambda: ChatStreamTranslator("m", "c", 0, True),
         "gemini": lambda: GeminiStreamTranslator("m"),
+        "anthropic": lambda: AnthropicStreamTranslator(model="m", family="gemini", session_id="s",
+                                                       message_id="msg_01x"),
     }
     for name, make in streams.items():
         def run(make=make):
             t = make()
             for e in upstream:
-                t.feed(e)
+                t.feed(e)  # the events only: SSE encoding is measured separately below
             t.finish(truncated=False)
         rows.append((f"{name}: stream, per upstream event ({n} events)", cpu_us(run) / n, parse))
+
+    translator = AnthropicStreamTranslator(model="m", family="gemini", session_id="s", message_id="msg_01x")
+    anthropic_events = [translator.feed(e) for e in upstream]
+    rows.append((f"anthropic: SSE encoding, per upstream event ({n} events)",
+                 cpu_us(lambda: [encode_events(items) for items in anthropic_events]) / n, parse))
 
     print(f"{'case':58s} {'µs CPU':>9s} {'baseline µs':>12s} {'ratio':>7s}")
     for name, value, baseline in rows:
