@@ -38,6 +38,7 @@ def build_request(method: str, url: str, headers: dict[str, str], body: bytes | 
 @dataclass
 class LoadResult:
     ttfb: list[float] = field(default_factory=list)
+    started: list[float] = field(default_factory=list)  # each response's start, seconds into the run
     durations: list[float] = field(default_factory=list)
     body_bytes: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -101,6 +102,7 @@ def run_load(host: str, port: int, request: bytes, streams: int, concurrency: in
         now = time.perf_counter()
         if failure is None:
             result.ttfb.append((conn.first or now) - conn.started)
+            result.started.append(conn.started - started)
             result.durations.append(now - conn.started)
             result.body_bytes.append(conn.body)
         else:

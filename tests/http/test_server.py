@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -323,6 +324,39 @@ async def test_max_connections_queues_extra_connections():
         with trio.fail_after(5):
             assert (await second.receive_some(65536)).startswith(b"HTTP/1.1 200 ")
         await second.aclose()
+
+
+class _AcceptSteps(trio.abc.Instrument):
+    """Counts the scheduling steps of the accept loop's task."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if "_accept_loop" in task.name:
+            self.steps += 1
+
+
+async def test_a_backlog_of_connections_is_accepted_in_one_wake_up():
+    """Under load every scheduling round is long; taking one connection per round made a burst of new clients
+    wait seconds to be accepted."""
+    async with running(App()) as (_, port, server, _):
+        clients = []
+        for _ in range(50):  # connected in the kernel's backlog before the accept loop runs again
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            clients.append(sock)
+        counter = _AcceptSteps()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            await trio.testing.wait_all_tasks_blocked()  # trio polls for I/O before it calls itself idle
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+        assert server.connections == 50
+        assert counter.steps <= 3  # one wake-up (one connection per round would be 50-100 steps)
+        for sock in clients:
+            sock.close()
 
 
 async def test_drain_sends_connection_close_and_lets_idle_connections_go():
