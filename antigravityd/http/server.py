@@ -141,10 +141,10 @@ class HttpServer:
         """Accept connections until cancelled (drain), each in its own task.
 
         Each wake-up accepts everything the backlog holds. ``SocketListener.accept`` takes one connection per
-        scheduling round (plus one for the slot semaphore), and a loaded loop's rounds are long: 200 clients
-        connecting at once to a daemon relaying 150 streams waited up to 3 s to be accepted, while their own
-        requests then took under 70 ms. A duplicate of the listening descriptor is accepted from directly; it
-        is closed with the listener, so drain still stops accepting.
+        scheduling round (plus one for the slot semaphore), and a saturated loop's rounds are long: in one
+        benchmark run, 200 clients connecting at once to a daemon relaying ~150 streams waited up to 3 s for their
+        first byte while the daemon's own log timed their requests at under 70 ms. A duplicate of the listening
+        descriptor is accepted from directly; it is closed with the listener, so drain still stops accepting.
         """
         async with listener:
             with socket.socket(fileno=os.dup(listener.socket.fileno())) as raw:

@@ -1,0 +1,119 @@
+"""A/B of the streaming relay: daemons started from different source trees, one fake, interleaved rounds.
+
+    git worktree add /tmp/base HEAD~1
+    PYTHONPATH=. python bench/ab_stream.py /tmp/base . [--c 200] [--streams 600] [--rounds 5] [--direct]
+        [--peer-command "…/run.sh {port} {upstream} {fake_info}"]
+
+Why: this machine's run-to-run noise (±30 % between runs, ±15 % between rounds) hides the 2–10 % effects most
+changes have. Two daemons measured turn about, against the same fake in the same minutes, agree within ~3 % at
+the median; a change is worth keeping when its median ratio beats that. Each tree's daemon runs with
+``PYTHONPATH=<tree>`` (ahead of the editable install), pinned to CPU 0 like the peer; the fake and the load
+generator share CPU 1. Per round and target: CPU per stream (from /proc), TTFB p50/p99, streams/s; at the end the
+medians and each target's ratio to the first tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anthropic_stream_bench import FAST, MODEL, UA, messages_body, proc_cpu  # noqa: E402  (bench/ is on the path)
+from loadgen import build_request, run_load  # noqa: E402
+from peer import Peer  # noqa: E402
+
+from tests.support.daemon import start_daemon, write_config  # noqa: E402
+from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
+
+ANTHROPIC = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("trees", nargs="+", help="source trees (the first is the baseline)")
+    p.add_argument("--c", type=int, default=200, help="concurrent streams")
+    p.add_argument("--streams", type=int, default=600, help="streams per target per round")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--direct", action="store_true", help="also measure the fake directly")
+    p.add_argument("--peer-command", help="also measure another gateway (bench/peer.py)")
+    args = p.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.sched_setaffinity(0, {1})
+    work = Path(tempfile.mkdtemp(prefix="agd-ab-"))
+    accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
+    fake = FakeProcess(work / "fake", {"accounts": accounts, "behaviour": {"reuse_replies": True}})
+    daemons, peer = [], None
+    settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
+                "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
+    try:
+        seed = work / "accounts.json"
+        seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
+        for i, tree in enumerate(str(Path(t).resolve()) for t in args.trees):
+            home = work / f"tree{i}"
+            home.mkdir()
+            config = write_config(home / "import.toml", {"data_dir": str(home / "data"), **settings})
+            env = {**os.environ, "PYTHONPATH": tree}
+            subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
+                            str(seed)], check=True, capture_output=True, cwd=tree, env=env)
+            daemon = start_daemon(home, settings=settings, env={"PYTHONPATH": tree}, name=f"tree{i}")
+            daemons.append(daemon)
+            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
+        body = json.dumps(messages_body(FAST)).encode()
+        targets = [(f"tree{i}", build_request("POST", d.url + "/v1/messages", {"x-api-key": d.api_key, **ANTHROPIC},
+                                              body), d.pid) for i, d in enumerate(daemons)]
+        if args.peer_command:
+            peer = Peer(args.peer_command, fake.info, work / "peer")
+            peer.pin(0)
+            targets.append(("peer", build_request("POST", peer.url + "/v1/messages", ANTHROPIC, body), peer.pid))
+        if args.direct:
+            account = fake.accounts[0]
+            direct = json.dumps({"project": account["project"], "model": MODEL, "request": {
+                "contents": [{"role": "user", "parts": [{"text": FAST}]}],
+                "generationConfig": {"maxOutputTokens": 16384,
+                                     "thinkingConfig": {"thinkingBudget": 16000, "includeThoughts": True}}}}).encode()
+            headers = {"authorization": f"Bearer {account['access_token']}", "user-agent": UA,
+                       "content-type": "application/json"}
+            targets.append(("fake", build_request("POST", fake.info["base_url"] + ":streamGenerateContent?alt=sse",
+                                                  headers, direct), None))
+        for _, request, _ in targets:  # warm-up
+            run_load(*request, 50, 10)
+        rows: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _, _ in targets}
+        for round_ in range(args.rounds):
+            line = []
+            for name, request, pid in targets if round_ % 2 == 0 else targets[::-1]:
+                cpu0 = proc_cpu(pid) if pid else 0.0
+                result = run_load(*request, args.streams, args.c)
+                cpu = (proc_cpu(pid) - cpu0) / args.streams * 1e3 if pid else float("nan")
+                ttfb = sorted(result.ttfb)
+                row = (cpu, statistics.median(ttfb) * 1e3, ttfb[int(len(ttfb) * 0.99) - 1] * 1e3,
+                       args.streams / result.wall)
+                rows[name].append(row)
+                failed = f" FAILURES {len(result.failures)}" if result.failures else ""
+                line.append(f"{name} {row[0]:.2f} ms/stream, TTFB {row[1]:.0f}/{row[2]:.0f} ms, {row[3]:.0f}/s{failed}")
+            print(f"round {round_ + 1}: " + " | ".join(line), flush=True)
+        base = statistics.median(r[0] for r in rows["tree0"])
+        for name, mine in rows.items():
+            cpu = statistics.median(r[0] for r in mine)
+            print(f"{name:>6}: CPU {cpu:.2f} ms/stream ({cpu / base:.2f}× tree0), TTFB p50 "
+                  f"{statistics.median(r[1] for r in mine):.0f} ms, p99 {statistics.median(r[2] for r in mine):.0f} ms,"
+                  f" {statistics.median(r[3] for r in mine):.0f} streams/s")
+    finally:
+        for daemon in daemons:
+            daemon.close()
+        if peer is not None:
+            peer.close()
+        fake.close()
+
+
+if __name__ == "__main__":
+    main()
