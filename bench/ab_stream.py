@@ -19,7 +19,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,12 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anthropic_stream_bench import FAST, MODEL, UA, messages_body, proc_cpu  # noqa: E402  (bench/ is on the path)
+from anthropic_stream_bench import (  # noqa: E402  (bench/ is on the path)
+    FAST,
+    MODEL,
+    UA,
+    messages_body,
+    proc_cpu,
+    start_fake,
+    start_pinned_daemon,
+)
 from loadgen import build_request, run_load  # noqa: E402
 from peer import Peer  # noqa: E402
-
-from tests.support.daemon import start_daemon, write_config  # noqa: E402
-from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
 
 ANTHROPIC = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 
@@ -50,24 +54,11 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="agd-ab-"))
-    accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
-    fake = FakeProcess(work / "fake", {"accounts": accounts, "behaviour": {"reuse_replies": True}})
+    fake = start_fake(work)
     daemons, peer = [], None
-    settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
-                "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
     try:
-        seed = work / "accounts.json"
-        seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
-        for i, tree in enumerate(str(Path(t).resolve()) for t in args.trees):
-            home = work / f"tree{i}"
-            home.mkdir()
-            config = write_config(home / "import.toml", {"data_dir": str(home / "data"), **settings})
-            env = {**os.environ, "PYTHONPATH": tree}
-            subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
-                            str(seed)], check=True, capture_output=True, cwd=tree, env=env)
-            daemon = start_daemon(home, settings=settings, env={"PYTHONPATH": tree}, name=f"tree{i}")
-            daemons.append(daemon)
-            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
+        for i, tree in enumerate(args.trees):
+            daemons.append(start_pinned_daemon(work / f"tree{i}", fake, Path(tree).resolve()))
         body = json.dumps(messages_body(FAST)).encode()
         targets = [(f"tree{i}", build_request("POST", d.url + "/v1/messages", {"x-api-key": d.api_key, **ANTHROPIC},
                                               body), d.pid) for i, d in enumerate(daemons)]

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from loadgen import build_request, run_load  # noqa: E402  (bench/ is this script's directory)
 from peer import Peer  # noqa: E402
 
-from tests.support.daemon import start_daemon, write_config  # noqa: E402
+from tests.support.daemon import Daemon, start_daemon, write_config  # noqa: E402
 from tests.support.gateway import FakeProcess, upstream_settings  # noqa: E402
 
 FAST = "[[chunks:100]] [[delay_ms:5]] benchmark stream"
@@ -160,6 +160,28 @@ def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProce
     return rows
 
 
+def start_fake(work: Path) -> FakeProcess:
+    """The fake with four accounts and no quota to speak of, replaying repeated answers (see module docstring)."""
+    accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
+    return FakeProcess(work / "fake", {"accounts": accounts, "behaviour": {"reuse_replies": True}})
+
+
+def start_pinned_daemon(home: Path, fake: FakeProcess, tree: Path = ROOT) -> Daemon:
+    """A daemon run from the source ``tree`` with the fake's accounts imported, pinned to CPU 0."""
+    settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
+                "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
+    home.mkdir(parents=True, exist_ok=True)
+    config = write_config(home / "import.toml", {"data_dir": str(home / "data"), **settings})
+    seed = home / "accounts.json"
+    seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
+    env = {"PYTHONPATH": str(tree)}  # ahead of the editable install
+    subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import", str(seed)],
+                   check=True, capture_output=True, cwd=tree, env={**os.environ, **env})
+    daemon = start_daemon(home, settings=settings, env=env)
+    subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
+    return daemon
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", type=int, default=400)
@@ -175,19 +197,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1000 streams = 3000+ sockets across processes
     os.sched_setaffinity(0, {1})  # load generator and (inherited) fake on CPU 1
     work = Path(tempfile.mkdtemp(prefix="agd-bench-"))
-    accounts = [{"email": f"bench{i}@fake.test", "quota_limit": 10**9} for i in range(4)]
-    fake = FakeProcess(work / "fake", {"accounts": accounts, "behaviour": {"reuse_replies": True}})
+    fake = start_fake(work)
     daemon = peer = None
     try:
-        settings = {**upstream_settings(fake.info), "routing.max_concurrent_per_account": 1000,
-                    "upstream.max_connections": 2048, "server.max_connections": 4096, "log.level": "warning"}
-        config = write_config(work / "import.toml", {"data_dir": str(work / "daemon" / "data"), **settings})
-        seed = work / "accounts.json"
-        seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
-        subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import",
-                        str(seed)], check=True, capture_output=True, cwd=ROOT)
-        daemon = start_daemon(work / "daemon", settings=settings)
-        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
+        daemon = start_pinned_daemon(work / "daemon", fake)
         if args.peer_command:
             peer = Peer(args.peer_command, fake.info, work / "peer")
             peer.pin(0)  # measured on the daemon's core, one after the other
