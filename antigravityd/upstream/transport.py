@@ -25,7 +25,7 @@ class ClientSettings:
     pool_timeout: float = 30.0  # waiting for a free connection
     total_timeout: float = 900.0  # one call, stream included
     max_connections: int = 1024
-    max_keepalive_connections: int = 128
+    max_keepalive_connections: int = 1024  # idle ones expire after keepalive_expiry anyway
     keepalive_expiry: float = 30.0
     base_cooldown: float = 30.0  # a base that failed is tried last for this long
     trust_env: bool = False  # honour HTTP(S)_PROXY / NO_PROXY from the environment
@@ -45,7 +45,7 @@ class ClientSettings:
         values = dict(
             base_urls=tuple(up.base_urls), user_agent=config.upstream_user_agent, client_version=up.client_version,
             connect_timeout=up.connect_timeout, read_timeout=up.read_timeout, total_timeout=up.total_timeout,
-            max_connections=up.max_connections, max_keepalive_connections=min(up.max_connections, 128),
+            max_connections=up.max_connections, max_keepalive_connections=up.max_connections,
             trust_env=up.proxy_from_env,
         )
         values.update(overrides)

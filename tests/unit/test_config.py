@@ -142,3 +142,14 @@ def test_text_values_for_numbers_are_refused_or_parsed(text: str):
         assert e.key == "server.port"
     else:
         assert isinstance(value, int) and 1 <= value <= 65535
+
+
+def test_the_upstream_pool_keeps_every_connection_it_may_open(tmp_path):
+    """A burst above the idle cap used to close the surplus after each wave and reconnect for the next — to Google
+    that is a TLS handshake per request. Idle connections expire after keepalive_expiry anyway."""
+    from antigravityd.upstream.transport import ClientSettings
+
+    config = tmp_path / "c.toml"
+    config.write_text("[upstream]\nmax_connections = 300\n")
+    settings = ClientSettings.from_config(load_config(config, environ={}))
+    assert settings.max_connections == settings.max_keepalive_connections == 300
