@@ -191,7 +191,7 @@ def main() -> None:
     p.add_argument("--peer-command", help="also measure another gateway started by this command (bench/peer.py)")
     p.add_argument("--peer-name", default="peer", help="its label in the results")
     p.add_argument("--profile", action="store_true",
-                   help="py-spy the daemon during the fast c=10 phase (collapsed stacks in bench/results/)")
+                   help="py-spy the daemon during the first fast c=200 round (collapsed stacks in bench/results/)")
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1000 streams = 3000+ sockets across processes

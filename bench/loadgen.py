@@ -7,7 +7,7 @@ never the one saturated. Here a received event costs one ``recv`` and a few comp
 Each of ``concurrency`` keep-alive connections sends the same request over and over until ``streams`` responses
 have completed. A response ends at its Content-Length or at the chunked terminator; the chunked body is scanned
 for the terminator only (the 7 bytes ``\\r\\n0\\r\\n\\r\\n``), not decoded — the benchmark needs timings and sizes,
-not the content. Measured per response: time to the first body byte (TTFB) and to the end.
+not the content. Measured per response: its start and the time to its first body byte (TTFB).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ def build_request(method: str, url: str, headers: dict[str, str], body: bytes | 
 class LoadResult:
     ttfb: list[float] = field(default_factory=list)
     started: list[float] = field(default_factory=list)  # each response's start, seconds into the run
-    durations: list[float] = field(default_factory=list)
     body_bytes: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     wall: float = 0.0
@@ -78,7 +77,6 @@ def run_load(host: str, port: int, request: bytes, streams: int, concurrency: in
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
     def open_and_send() -> None:
-        nonlocal to_start, running
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect((host, port))  # loopback: immediate
@@ -103,7 +101,6 @@ def run_load(host: str, port: int, request: bytes, streams: int, concurrency: in
         if failure is None:
             result.ttfb.append((conn.first or now) - conn.started)
             result.started.append(conn.started - started)
-            result.durations.append(now - conn.started)
             result.body_bytes.append(conn.body)
         else:
             result.failures.append(failure)
