@@ -86,11 +86,10 @@ class Response:
             sent, leftover = await pacer.write_paced(lambda data: _write_nonblocking(fd, data), framed, interval)
         if leftover:
             await self._stream.send_all(leftover)
-        for data in framed[sent:]:
-            if sent:
+        for index in range(sent, len(framed)):  # the rest, paced by this task (no socket, or it was full)
+            if index:
                 await pacer.sleep(interval)
-            sent += 1
-            await self._stream.send_all(data)
+            await self._stream.send_all(framed[index])
 
     async def end(self) -> None:
         await self._send(h11.EndOfMessage())
