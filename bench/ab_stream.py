@@ -5,11 +5,11 @@
         [--peer-command "…/run.sh {port} {upstream} {fake_info}"]
 
 Why: this machine's run-to-run noise (±30 % between runs, ±15 % between rounds) hides the 2–10 % effects most
-changes have. Two daemons measured turn about, against the same fake in the same minutes, agree within ~3 % at
-the median; a change is worth keeping when its median ratio beats that. Each tree's daemon runs with
-``PYTHONPATH=<tree>`` (ahead of the editable install), pinned to CPU 0 like the peer; the fake and the load
-generator share CPU 1. Per round and target: CPU per stream (from /proc), TTFB p50/p99, streams/s; at the end the
-medians and each target's ratio to the first tree.
+changes have. Two daemons measured turn about, against the same fake in the same minutes, agree within ~3 % at the
+median; a change is worth keeping when its median ratio beats that. Each tree's daemon runs with
+``PYTHONPATH=<tree>`` and its working directory there (``python -m`` puts the working directory first on
+``sys.path``), pinned to CPU 0 like the peer; the fake and the load generator share CPU 1. Per round and target: CPU
+per stream (from /proc), TTFB p50/p99, streams/s; at the end the medians and each target's ratio to the first tree.
 """
 
 from __future__ import annotations

@@ -174,10 +174,16 @@ def start_pinned_daemon(home: Path, fake: FakeProcess, tree: Path = ROOT) -> Dae
     config = write_config(home / "import.toml", {"data_dir": str(home / "data"), **settings})
     seed = home / "accounts.json"
     seed.write_text(json.dumps([{"email": a["email"], "refresh_token": a["refresh_token"]} for a in fake.accounts]))
-    env = {"PYTHONPATH": str(tree)}  # ahead of the editable install
+    # `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH: both must be the tree, or an
+    # A/B run started from one checkout measures that checkout twice.
+    env = {"PYTHONPATH": str(tree)}
+    where = subprocess.run([sys.executable, "-c", "import antigravityd; print(antigravityd.__file__)"], check=True,
+                           capture_output=True, text=True, cwd=tree, env={**os.environ, **env}).stdout.strip()
+    if not Path(where).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"a daemon for {tree} would import {where}")
     subprocess.run([sys.executable, "-m", "antigravityd", "--config", str(config), "accounts", "import", str(seed)],
                    check=True, capture_output=True, cwd=tree, env={**os.environ, **env})
-    daemon = start_daemon(home, settings=settings, env=env)
+    daemon = start_daemon(home, settings=settings, env=env, cwd=tree)
     subprocess.run(["taskset", "-a", "-p", "-c", "0", str(daemon.pid)], check=True, capture_output=True)
     return daemon
 

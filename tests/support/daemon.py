@@ -84,6 +84,7 @@ def start_daemon(
     *,
     settings: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
     listen: socket.socket | None = None,
     wait_ready: bool = True,
     ready_timeout: float = 20.0,
@@ -113,7 +114,8 @@ def start_daemon(
         pass_fds = (listen.fileno(),)
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(argv, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds)
+        proc = subprocess.Popen(argv, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds,
+                                cwd=cwd)
     host, port = values.get("server.bind", "127.0.0.1"), values["server.port"]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     daemon = Daemon(proc, url, values["security.api_key"], data_dir, log_path, notify, argv)
