@@ -347,7 +347,7 @@ class Connection:
             raise trio.BrokenResourceError(str(e)) from None
         if sent == len(data):
             # No scheduling point here: a streaming handler's next step is to wait for its upstream, which yields
-            # anyway, and a round trip through the scheduler per relayed event cost 2-4 % of the daemon's CPU (A/B).
+            # anyway. (A same-run A/B at 200 streams measured no CPU difference either way: 1.00×.)
             return
         data = data[sent:]
         previous = self.phase

@@ -8,26 +8,33 @@ exceptions and timeouts; only the layer below changes (httpx documents custom tr
 
 Rules that matter:
 
-* A connection goes back to the pool only when its response was read to the end and both sides of h11 are DONE.
-  Anything else — cancellation, a timeout, an error, a response closed early — closes it (so the upstream sees
-  the client go away within milliseconds and stops generating).
+* A connection goes back to the pool only when its response was read to its end, nothing followed that end, and
+  neither side asked to close. Anything else — cancellation, a timeout, an error, a response closed early —
+  closes it (so the upstream sees the client go away within milliseconds and stops generating).
 * An idle connection that became readable was closed (or spoke out of turn) by the server: it is discarded
   instead of reused, so a keep-alive race costs a reconnect, not a failed request.
 * Timeouts come from httpx's request extension: ``connect`` (TCP + TLS), ``write`` (per send), ``read`` (per
   receive: the gap between chunks), ``pool`` (waiting for a free slot). Errors are httpx's exception types.
   Read and write deadlines are kept by one watchdog task per transport rather than a cancel scope per socket
   call: entering and leaving a trio cancel scope costs ~19 µs here, paid once per relayed event otherwise.
+* h11 parses requests and response heads; chunked response bodies are decoded by ``chunked.py`` (h11's generic
+  event path cost ~4–5 µs per chunk, and upstream events are one chunk each). Plain-TCP connections are read and
+  written on the socket itself, without trio's stream layers. Same-run A/B of both against the previous transport
+  at 200 concurrent 100-event streams: 0.97× daemon CPU per stream, TTFB p50 114 → 88 ms, p99 223 → 191 ms.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import ssl
 from collections.abc import AsyncIterator
 
 import h11
 import httpx
 import trio
+
+from .chunked import ChunkedDecoder, ChunkedError
 
 __all__ = ["H11Transport"]
 
@@ -100,11 +107,14 @@ class _Watchdog:
 
 
 class _Connection:
-    __slots__ = ("conn", "deadline", "expires", "origin", "stream", "timed_out", "watchdog")
+    __slots__ = ("conn", "deadline", "expires", "origin", "plain", "stream", "timed_out", "watchdog")
 
     def __init__(self, origin: Origin, stream: trio.abc.Stream, watchdog: _Watchdog) -> None:
         self.origin = origin
         self.stream = stream
+        # Plain TCP is read and written on the socket itself (see _send_plain and _receive): trio's stream layers
+        # yield once more per call than a relay needs. TLS goes through trio's SSLStream.
+        self.plain: trio.socket.SocketType | None = stream.socket if isinstance(stream, trio.SocketStream) else None
         self.watchdog = watchdog
         self.conn = h11.Connection(h11.CLIENT)
         self.expires = math.inf  # idle in the pool until then
@@ -125,8 +135,8 @@ class _Connection:
             sock.close()
 
     def reusable(self) -> bool:
-        # Bytes past the end of the response are the server misbehaving; h11 would keep them as the start of
-        # the next response and fail that request.
+        """After a response h11 read to its end. Bytes past that end are the server misbehaving; h11 would keep
+        them as the start of the next response and fail that request."""
         return (self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
                 and not self.conn.trailing_data[0])
 
@@ -142,16 +152,37 @@ class _Connection:
         for extra in more:
             if extra is not None:
                 data += self.conn.send(extra) or b""
-        if data:
-            self.watchdog.arm(self, timeout)
-            try:
+        if not data:
+            return
+        try:
+            if self.plain is not None:
+                await self._send_plain(self.plain, data, timeout)
+            else:
+                self.watchdog.arm(self, timeout)
                 await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-                if self.timed_out:
-                    raise httpx.WriteTimeout("timed out sending the request") from None
-                raise httpx.WriteError(str(e) or type(e).__name__) from None
-            finally:
-                self.deadline = math.inf
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            if self.timed_out:
+                raise httpx.WriteTimeout("timed out sending the request") from None
+            raise httpx.WriteError(str(e) or type(e).__name__) from None
+        finally:
+            self.deadline = math.inf
+
+    async def _send_plain(self, sock: trio.socket.SocketType, data: bytes, timeout: float) -> None:
+        """Write without a scheduling point when the socket takes it all (the usual case: a request is a few KB),
+        so a request's start costs one round through the scheduler fewer — the next step, waiting for the
+        response, yields anyway. A socket closed by the watchdog has fileno -1: the write fails, never lands on a
+        reused descriptor."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        view = memoryview(data)
+        while True:
+            try:
+                view = view[os.write(sock.fileno(), view):]
+            except BlockingIOError:
+                pass
+            if not view:
+                return
+            self.watchdog.arm(self, timeout)
+            await trio.lowlevel.wait_writable(sock)
 
     def buffered_event(self) -> h11.Event | type[h11.NEED_DATA]:
         """The next event from bytes already received (NEED_DATA when there are none): no I/O."""
@@ -168,18 +199,36 @@ class _Connection:
                 raise httpx.RemoteProtocolError(str(e)) from None
             if event is not h11.NEED_DATA:
                 return event
-            self.watchdog.arm(self, timeout)
-            try:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-                if self.timed_out:
-                    raise httpx.ReadTimeout("timed out waiting for data") from None
-                raise httpx.ReadError(str(e) or type(e).__name__) from None
-            finally:
-                self.deadline = math.inf
+            data = await self.receive(timeout)
             if not data and self.conn.their_state is h11.SEND_RESPONSE:
                 raise httpx.RemoteProtocolError("server disconnected without sending a response")
             self.conn.receive_data(data)
+
+    async def receive(self, timeout: float) -> bytes:
+        """The next bytes from the server (b"" at its end of stream), within ``timeout``."""
+        self.watchdog.arm(self, timeout)
+        try:
+            return await self._receive()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            if self.timed_out:
+                raise httpx.ReadTimeout("timed out waiting for data") from None
+            raise httpx.ReadError(str(e) or type(e).__name__) from None
+        finally:
+            self.deadline = math.inf
+
+    async def _receive(self) -> bytes:
+        sock = self.plain
+        if sock is None:
+            return await self.stream.receive_some(RECEIVE_SIZE)
+        # Wait first, then read: we only get here once h11 has used up what we had, so the socket is usually empty
+        # and trying the read first would fail (a syscall and an exception) — and when it succeeded, trio would
+        # still yield after it. This way every read is exactly one round through the scheduler.
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                return os.read(sock.fileno(), RECEIVE_SIZE)
+            except BlockingIOError:  # a spurious wake-up
+                continue
 
     async def aclose(self) -> None:
         self.watchdog.forget(self)
@@ -271,11 +320,10 @@ class H11Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout("timed out connecting")
         return _Connection(origin, stream, self._watchdog)
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: _Connection, reusable: bool) -> None:
         """The response was read to its end: keep the connection for the next request, or close it."""
         self._watchdog.forget(conn)
-        if conn.reusable() and not self._closed and self._idle_count < self._max_idle:
-            conn.conn.start_next_cycle()
+        if reusable and not self._closed and self._idle_count < self._max_idle:
             conn.expires = trio.current_time() + self._expiry
             self._idle.setdefault(conn.origin, []).append(conn)
             self._idle_count += 1
@@ -321,23 +369,67 @@ class H11Transport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=event.status_code,
             headers=list(event.headers.raw_items()),
-            stream=_Body(self, conn, read),
+            stream=_Body(self, conn, read, *_framing(event, request.method)),
             extensions={"http_version": b"HTTP/" + event.http_version, "reason_phrase": event.reason},
         )
 
 
-class _Body(httpx.AsyncByteStream):
-    """The response body; reading it to the end returns the connection to the pool, anything else closes it."""
+def _framing(response: h11.Response, method: str) -> tuple[bool, bool]:
+    """(chunked body, connection reusable after it) — h11 has validated the headers already."""
+    chunked = False
+    connection: list[bytes] = []
+    for name, value in response.headers:
+        if name == b"transfer-encoding":
+            chunked = value.lower() == b"chunked"
+        elif name == b"connection":
+            connection += (token.strip() for token in value.lower().split(b","))
+    has_body = method != "HEAD" and response.status_code not in (204, 304)
+    return chunked and has_body, response.http_version == b"1.1" and b"close" not in connection
 
-    def __init__(self, transport: H11Transport, conn: _Connection, read_timeout: float) -> None:
+
+class _Body(httpx.AsyncByteStream):
+    """The response body; reading it to the end returns the connection to the pool, anything else closes it.
+
+    A chunked body (every streamed upstream answer) is decoded by :class:`ChunkedDecoder` from the bytes h11 left
+    after the response head; h11 sees that connection again only as a fresh ``h11.Connection`` for the next
+    request. Other bodies (Content-Length, or up to the close) go through h11.
+    """
+
+    def __init__(self, transport: H11Transport, conn: _Connection, read_timeout: float, chunked: bool,
+                 keep_alive: bool) -> None:
         self._transport = transport
         self._conn: _Connection | None = conn
         self._read = read_timeout
+        self._chunked = chunked
+        self._keep_alive = keep_alive
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
         if conn is None:
             return
+        if self._chunked:
+            decoder = ChunkedDecoder()
+            received = conn.conn.trailing_data[0]
+            while True:
+                # Whatever arrived in one receive leaves as one piece: upstream events read together (a busy
+                # daemon reads several at once) are then translated and written to the client together.
+                try:
+                    data = decoder.feed(received)
+                except ChunkedError as e:
+                    raise httpx.RemoteProtocolError(str(e)) from None
+                if decoder.done:  # returned before the last piece goes out: the consumer may stop at it
+                    self._conn = None
+                    reusable = self._keep_alive and not decoder.surplus
+                    if reusable:
+                        conn.conn = h11.Connection(h11.CLIENT)
+                    self._transport._release(conn, reusable)
+                if data:
+                    yield data
+                if decoder.done:
+                    return
+                received = await conn.receive(self._read)
+                if not received:
+                    raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
         while True:
             event = await conn.next_event(self._read)
             if isinstance(event, h11.Data):
@@ -353,7 +445,10 @@ class _Body(httpx.AsyncByteStream):
                     continue
             if isinstance(event, h11.EndOfMessage):
                 self._conn = None
-                self._transport._release(conn)
+                reusable = conn.reusable()
+                if reusable:
+                    conn.conn.start_next_cycle()
+                self._transport._release(conn, reusable)
                 return
             elif isinstance(event, h11.ConnectionClosed):
                 raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")

@@ -4,6 +4,7 @@ cancellation, timeouts and the httpx exception types callers rely on."""
 from __future__ import annotations
 
 import json
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+import trustme
 
 from antigravityd.upstream.h11transport import H11Transport
 
@@ -67,15 +69,18 @@ async def read_request(stream: trio.SocketStream, conn: h11.Connection) -> tuple
 
 
 @asynccontextmanager
-async def scripted_server(handler: Handler) -> AsyncIterator[Server]:
-    """Serves keep-alive HTTP/1.1; ``handler`` answers each request (and may misbehave on purpose)."""
+async def scripted_server(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """Serves keep-alive HTTP/1.1 (over TLS with ``tls``); ``handler`` answers each request (and may misbehave on
+    purpose)."""
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(trio.serve_tcp, lambda s: serve(s), 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
-        server = Server(url=f"http://127.0.0.1:{port}")
+        server = Server(url=f"{'https' if tls else 'http'}://127.0.0.1:{port}")
 
-        async def serve(stream: trio.SocketStream) -> None:
+        async def serve(stream: trio.abc.Stream) -> None:
             server.accepted += 1
+            if tls is not None:
+                stream = trio.SSLStream(stream, tls, server_side=True)
             conn = h11.Connection(h11.SERVER)
             try:
                 while True:
@@ -101,7 +106,8 @@ async def scripted_server(handler: Handler) -> AsyncIterator[Server]:
 @asynccontextmanager
 async def client(**kw) -> AsyncIterator[httpx.AsyncClient]:
     timeout = kw.pop("timeout", httpx.Timeout(5.0))
-    async with httpx.AsyncClient(transport=H11Transport(verify=False, **kw), timeout=timeout) as c:
+    verify = kw.pop("verify", False)
+    async with httpx.AsyncClient(transport=H11Transport(verify=verify, **kw), timeout=timeout) as c:
         yield c
 
 
@@ -119,6 +125,17 @@ async def test_sequential_requests_share_one_connection() -> None:
         assert server.accepted == 1 and len(server.requests) == 5
         sent = dict(server.requests[0].request.headers)
         assert sent[b"host"] == server.url.removeprefix("http://").encode() and sent[b"content-length"]
+
+
+async def test_a_request_larger_than_the_socket_buffer_is_sent_whole() -> None:
+    """The write that does not fit waits for the server to read and goes on where it stopped."""
+    async def sized(ex: Exchange) -> None:
+        await ex.respond(str(len(ex.body)).encode() + b" " + ex.body[-8:])
+
+    body = bytes(range(256)) * (16 << 12)  # 16 MiB: many times any loopback socket buffer
+    async with scripted_server(sized) as server, client() as http:
+        r = await http.post(server.url, content=body)
+        assert r.content == str(len(body)).encode() + b" " + body[-8:]
 
 
 async def test_concurrent_requests_open_parallel_connections_and_keep_a_bounded_number() -> None:
@@ -340,6 +357,34 @@ async def test_chunks_received_together_are_read_as_one_and_the_connection_is_ke
         async with http.stream("GET", server.url) as r:
             assert await r.aread() == b"e0;e1;e2;e3;e4;"
         assert server.accepted == 1
+
+
+async def test_over_tls_streams_are_decoded_and_connections_reused() -> None:
+    """The production path (Google is HTTPS): chunked event streams through trio's SSLStream, keep-alive reuse,
+    and a read timeout that drops the connection."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    async def events(ex: Exchange) -> None:
+        if ex.request.target == b"/silent":
+            await trio.sleep_forever()
+        await ex.send(h11.Response(status_code=200, headers=[("transfer-encoding", "chunked")]))
+        for i in range(20):
+            await ex.send(h11.Data(data=b"data: %d\n\n" % i))
+        await ex.send(h11.EndOfMessage())
+
+    async with scripted_server(events, tls=server_context) as server, \
+            client(verify=client_context, timeout=httpx.Timeout(5.0, read=0.2)) as http:
+        for _ in range(3):
+            async with http.stream("GET", server.url) as r:
+                assert await r.aread() == b"".join(b"data: %d\n\n" % i for i in range(20))
+        assert server.accepted == 1
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.url + "/silent")
+        assert (await http.get(server.url)).status_code == 200 and server.accepted == 2
 
 
 async def test_gzip_encoded_event_stream_is_decoded_for_the_cloud_code_client() -> None:
