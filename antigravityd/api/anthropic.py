@@ -44,7 +44,7 @@ async def _warmup(request: Request, model: str, stream: bool) -> Response | None
     if not stream:
         return json_response(warmup_message(model, new_message_id()), headers=headers)
     writer = await request.stream(200, headers + SSE_HEADERS, "text/event-stream")
-    await writer.write(encode_events(warmup_events(model, new_message_id())))
+    await writer.finish(encode_events(warmup_events(model, new_message_id())))
     return None
 
 

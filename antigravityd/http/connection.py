@@ -239,7 +239,8 @@ class Connection:
             response = await self._run_handler(request)
             if response is None and request.writer is not None:
                 status = request.writer.status
-                await self._send(self.conn.send(h11.EndOfMessage()))
+                if not request.writer.finished:
+                    await self._send(self.conn.send(h11.EndOfMessage()))
                 return True
             if response is None:
                 log.error("handler returned no response", extra={"REQUEST_ID": request_id, "PATH": request.path})
@@ -305,16 +306,30 @@ class Connection:
             nursery.cancel_scope.cancel()
         return result.unwrap()
 
-    async def _start_stream(self, request: Request, status: int, headers: list[tuple[str, str]]) -> BodyWriter:
-        head = self.server.response_head(status, headers + request.response_headers, request.request_id)
-        await self._send(self.conn.send(head))
-        return BodyWriter(self._discard_data if request.method == "HEAD" else self._send_data, status)
+    async def _start_stream(self, request: Request, status: int, headers: list[tuple[str, str]],
+                            first: bytes) -> BodyWriter:
+        out = self.conn.send(self.server.response_head(status, headers + request.response_headers,
+                                                       request.request_id)) or b""
+        if request.method == "HEAD":
+            await self._send(out)
+            return BodyWriter(self._discard_data, self._end_body, status, len(first))
+        if first:
+            out += self.conn.send(h11.Data(data=first)) or b""
+        await self._send(out)
+        return BodyWriter(self._send_data, self._finish_data, status, len(first))
 
     async def _send_data(self, data: bytes) -> None:
         await self._send(self.conn.send(h11.Data(data=data)))
 
+    async def _finish_data(self, data: bytes) -> None:
+        out = (self.conn.send(h11.Data(data=data)) or b"") if data else b""
+        await self._send(out + (self.conn.send(h11.EndOfMessage()) or b""))
+
     async def _discard_data(self, data: bytes) -> None:
         """A streamed answer to HEAD: the headers went out, the body does not."""
+
+    async def _end_body(self, data: bytes) -> None:
+        await self._send(self.conn.send(h11.EndOfMessage()))
 
     async def _watch_client(self) -> None:
         """Runs beside the handler (without epoll): an EOF or a reset from the client cancels the handler."""

@@ -80,19 +80,33 @@ class BodyWriter:
 
     ``write`` sees cancellation but yields to other tasks only when the socket buffer is full: a handler that
     writes in a loop must await something else between writes (relays wait for their upstream anyway).
+    ``finish`` sends the last bytes together with the end of the body (one write instead of two); after it the
+    body is complete and nothing more may be written.
     """
 
-    __slots__ = ("_send", "bytes_sent", "status")
+    __slots__ = ("_finish", "_send", "bytes_sent", "finished", "status")
 
-    def __init__(self, send: Callable[[bytes], Awaitable[None]], status: int) -> None:
+    def __init__(self, send: Callable[[bytes], Awaitable[None]], finish: Callable[[bytes], Awaitable[None]],
+                 status: int, bytes_sent: int = 0) -> None:
         self._send = send
+        self._finish = finish
         self.status = status
-        self.bytes_sent = 0
+        self.bytes_sent = bytes_sent
+        self.finished = False
 
     async def write(self, data: bytes) -> None:
+        if self.finished:
+            raise RuntimeError("the response body is already complete")
         if data:
             self.bytes_sent += len(data)
             await self._send(data)
+
+    async def finish(self, data: bytes = b"") -> None:
+        if self.finished:
+            raise RuntimeError("the response body is already complete")
+        self.finished = True
+        self.bytes_sent += len(data)
+        await self._finish(data)
 
 
 @dataclass(slots=True)
@@ -107,7 +121,7 @@ def json_response(data: Any, status: int = 200, headers: list[tuple[str, str]] |
     return Response(status=status, body=orjson.dumps(data), headers=headers or [])
 
 
-StartStream = Callable[[int, list[tuple[str, str]]], Awaitable[BodyWriter]]
+StartStream = Callable[[int, list[tuple[str, str]], bytes], Awaitable[BodyWriter]]
 
 
 class Request:
@@ -174,11 +188,13 @@ class Request:
         """The body parsed as JSON. Raises :class:`orjson.JSONDecodeError` (a ValueError) on bad input."""
         return orjson.loads(self.body)
 
-    async def stream(self, status: int, headers: list[tuple[str, str]], content_type: str) -> BodyWriter:
-        """Send the status line and headers now; the body follows through the returned writer."""
+    async def stream(self, status: int, headers: list[tuple[str, str]], content_type: str,
+                     first: bytes = b"") -> BodyWriter:
+        """Send the status line and headers now, with ``first`` bytes of the body if the handler has them already
+        (one write instead of two); the rest follows through the returned writer."""
         if self.writer is not None or self._start_stream is None:
             raise StreamAlreadyStarted(self.path)
-        self.writer = await self._start_stream(status, [("content-type", content_type), *headers])
+        self.writer = await self._start_stream(status, [("content-type", content_type), *headers], first)
         return self.writer
 
     @property

@@ -15,15 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import outcome
 import trio
 
 from antigravityd.accounts.tokens import Access, TokenManager, TokenUnavailable
 from antigravityd.api.errors import Dialect, error_response
-from antigravityd.http.message import AbortStream, BodyWriter, Request, Response
+from antigravityd.http.message import AbortStream, Request, Response
 from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.pipeline.call import Call
+from antigravityd.pipeline.keepalive import KeepAlives, Outlet
 from antigravityd.pipeline.plan import Plan, Translator
 from antigravityd.routing.lease import Lease
 from antigravityd.routing.pool import AccountPool
@@ -79,6 +79,7 @@ class Pipeline:
         self.tokens = tokens
         self.upstream = upstream
         self.settings = settings
+        self.keepalives = KeepAlives(settings.keepalive_interval)  # its run() is a supervised daemon task
         self.releases = releases
         self.record = record
         self.pool_events = pool_events
@@ -246,30 +247,27 @@ class Pipeline:
                       stream: UpstreamStream, pending: list[dict], succeeded: Callable[[bool], None]) -> None:
         content_type = plan.content_type()
         headers = self._headers(call) + (SSE_HEADERS if content_type == "text/event-stream" else [])
-        writer = await request.stream(200, headers, content_type)
-        call.committed, call.first_byte, call.status = True, trio.current_time(), 200
-        out = _KeepAlive(writer, plan.keepalive(), self.settings.keepalive_interval)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(out.run)
-            result = await outcome.acapture(self._pump, plan, translator, stream, pending, out, succeeded)
-            nursery.cancel_scope.cancel()
+        first = bytearray()
+        for event in pending:
+            first += plan.encode(translator.feed(event))
+        writer = await request.stream(200, headers, content_type, first=bytes(first))  # the head and the first
+        call.committed, call.first_byte, call.status = True, trio.current_time(), 200  # events in one write
+        out = self.keepalives.open(writer, plan.keepalive())
         try:
-            result.unwrap()
+            await self._pump(plan, translator, stream, out, succeeded)
         except _Failed as e:
             with trio.move_on_after(1.0):
                 await out.write(plan.abort_bytes(e.failure))
             raise
+        finally:
+            out.close()
 
-    async def _pump(self, plan: Plan, translator: Translator, stream: UpstreamStream, pending: list[dict],
-                    out: _KeepAlive, succeeded: Callable[[bool], None]) -> None:
-        """Translate and write. Events that arrived together leave in one write (fewer sends, same latency)."""
+    async def _pump(self, plan: Plan, translator: Translator, stream: UpstreamStream, out: Outlet,
+                    succeeded: Callable[[bool], None]) -> None:
+        """Translate and write. Events that arrived together leave in one write (fewer sends, same latency); the
+        last ones leave with the end of the body."""
         batch = bytearray()
-        for event in pending:
-            batch += plan.encode(translator.feed(event))
         try:
-            if not stream.buffered:
-                await out.write(bytes(batch))
-                batch.clear()
             async for event in stream:
                 batch += plan.encode(translator.feed(event))
                 if not stream.buffered:
@@ -280,7 +278,7 @@ class Pipeline:
         truncated = stream.finish_reason is None
         batch += plan.encode(translator.finish(truncated=truncated))
         succeeded(truncated)
-        await out.write(bytes(batch))
+        await out.finish(bytes(batch))
 
     # -------------------------------------------------------------------------------------------- errors
 
@@ -351,35 +349,3 @@ def client_error(failure: Failure, model: str) -> tuple[int, str, str | None]:
     if kind in (k.SERVER_ERROR, k.TRANSPORT, k.EMPTY_RESPONSE, k.TRUNCATED):
         return 502, f"upstream failure: {detail or kind.value}", "api_error"
     return 503, "no account could serve this request right now", "overloaded_error"
-
-
-class _KeepAlive:
-    """Serialises writes to a streaming body and fills silences with keep-alive bytes."""
-
-    def __init__(self, writer: BodyWriter, keepalive: bytes, interval: float) -> None:
-        self.writer = writer
-        self.keepalive = keepalive
-        self.interval = interval
-        self.lock = trio.Lock()
-        self.last = trio.current_time()
-
-    async def write(self, data: bytes) -> None:
-        if not data:
-            return
-        try:
-            self.lock.acquire_nowait()  # the usual case: nobody else is writing (no scheduling round trip)
-        except trio.WouldBlock:
-            await self.lock.acquire()
-        try:
-            await self.writer.write(data)
-            self.last = trio.current_time()
-        finally:
-            self.lock.release()
-
-    async def run(self) -> None:
-        if not self.keepalive:
-            return
-        while True:
-            await trio.sleep_until(self.last + self.interval)
-            if trio.current_time() - self.last >= self.interval:
-                await self.write(self.keepalive)

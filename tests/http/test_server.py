@@ -25,6 +25,7 @@ class App:
         self.cancelled = trio.Event()
         self.started = trio.Event()
         self.release = trio.Event()
+        self.finished: list[int] = []  # bytes_sent of each finished /first-and-last
         self.router = Router()
         self.router.get("/ok", self.ok)
         self.router.post("/echo", self.echo)
@@ -34,6 +35,7 @@ class App:
         self.router.get("/boom-mid-stream", self.boom_mid_stream)
         self.router.get("/stream", self.stream)
         self.router.get("/flood", self.flood)
+        self.router.get("/first-and-last", self.first_and_last)
         self.router.get("/items/{item}", self.item)
         self.router.get("/files/{rest:path}", self.item)
 
@@ -82,6 +84,14 @@ class App:
         except trio.Cancelled:
             self.cancelled.set()
             raise
+
+    async def first_and_last(self, request: Request) -> None:
+        writer = await request.stream(200, [], "text/plain", first=b"head+first;")
+        await writer.write(b"middle;")
+        await writer.finish(b"last")
+        with pytest.raises(RuntimeError, match="complete"):
+            await writer.write(b"more")
+        self.finished.append(writer.bytes_sent)
 
     async def stream(self, request: Request) -> None:
         sse = SSEWriter(await request.stream(200, [], "text/event-stream"))
@@ -307,6 +317,20 @@ async def test_streaming_response_and_http10_client():
             assert lines == [f'data: {{"i":{i}}}' for i in range(4)]
         out = await raw_exchange(port, b"GET /stream?n=2 HTTP/1.0\r\n\r\n")  # no chunked for 1.0: close-delimited
         assert out.startswith(b"HTTP/1.1 200 ") and out.endswith(b'data: {"i":1}\n\n')
+
+
+async def test_first_bytes_with_the_head_and_last_bytes_with_the_end():
+    """``stream(first=…)`` and ``finish(…)``: the body is whole, ends once (the connection is reused), counts
+    every byte, refuses writes after the end; HEAD gets the head only."""
+    app = App()
+    async with running(app) as (host, port, _, done):
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+            for _ in range(2):
+                assert (await client.get("/first-and-last")).text == "head+first;middle;last"
+        out = await raw_exchange(port, b"HEAD /first-and-last HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ") and out.endswith(b"\r\n\r\n") and b"head+first" not in out
+    assert app.finished == [22, 22, 22] and [c.bytes_sent for c in done] == [22, 22, 22]
+    assert [c.status for c in done] == [200, 200, 200]
 
 
 async def test_max_connections_queues_extra_connections():
