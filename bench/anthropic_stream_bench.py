@@ -14,7 +14,7 @@ loop cost by themselves), then through the daemon, then through the peer gateway
 
 The daemon (and the peer) run pinned to CPU 0 (``taskset``); the fake and the load generator (bench/loadgen.py:
 one epoll loop, ~5 µs per received event) share CPU 1. At c=200 the fake's paced writes (one timer for all
-streams) let it serve ~250 streams/s on its half of that core: the gateways, asked for 400/s, are saturated.
+streams) let it serve ~350 streams/s on its half of that core: the gateways, asked for 400/s, are saturated.
 Reported per phase: streams/s, time to first body byte (p50/p99), the gateway's CPU per stream (utime+stime from
 ``/proc/<pid>/stat`` over the phase ÷ streams) and its RSS (``VmRSS`` after the phase, ``VmHWM`` peak so far).
 The machine is shared and noisy: compare the columns of one run, not numbers from different runs.
