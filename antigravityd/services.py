@@ -89,6 +89,7 @@ class Services:
         supervisor.start("pool-events", self.pool_events.run)
         supervisor.start("signature-writer", self.signatures.run)
         supervisor.start("keepalives", self.pipeline.keepalives.run)
+        supervisor.start("relay-pacer", self.pipeline.pacer.run)
         self.lifecycle.start_background(supervisor)  # "quota-refresh" and "warmup"
         supervisor.start("retention", functools.partial(
             run_retention, self.repo, request_days=self.config.database.request_log_retention_days))

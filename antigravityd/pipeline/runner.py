@@ -24,6 +24,7 @@ from antigravityd.http.sse import SSE_HEADERS
 from antigravityd.outcomes import Failure, FailureKind
 from antigravityd.pipeline.call import Call
 from antigravityd.pipeline.keepalive import KeepAlives, Outlet
+from antigravityd.pipeline.pacing import RelayPacer
 from antigravityd.pipeline.plan import Plan, Translator
 from antigravityd.routing.lease import Lease
 from antigravityd.routing.pool import AccountPool
@@ -79,7 +80,8 @@ class Pipeline:
         self.tokens = tokens
         self.upstream = upstream
         self.settings = settings
-        self.keepalives = KeepAlives(settings.keepalive_interval)  # its run() is a supervised daemon task
+        self.keepalives = KeepAlives(settings.keepalive_interval)  # their run()s are supervised daemon tasks
+        self.pacer = RelayPacer()
         self.releases = releases
         self.record = record
         self.pool_events = pool_events
@@ -273,6 +275,7 @@ class Pipeline:
                 if not stream.buffered:
                     await out.write(bytes(batch))
                     batch.clear()
+                    await self.pacer.pause()  # only when the loop is saturated (pacing.py)
         except UpstreamError as e:
             raise _Failed(e.failure) from None
         truncated = stream.finish_reason is None
