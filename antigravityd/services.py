@@ -203,6 +203,8 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
             record=record_call,
             pool_events=on_pool_events,
         )
+        metrics.track(metrics.loop_busy, lambda: pipeline.pacer.busy)
+        metrics.track(metrics.relay_pacing, lambda: float(pipeline.pacer.saturated))
         services = Services(
             config=config, metrics=metrics,
             authenticator=Authenticator(key, proxy_auth_required=config.auth_required),

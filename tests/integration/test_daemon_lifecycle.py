@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,9 @@ def test_readiness_and_metrics(daemon):
     assert 'antigravityd_http_requests_total{route="/api/health",status="200"} 1.0' in text
     assert "process_resident_memory_bytes" in text
     assert "antigravityd_http_in_flight" in text
+    assert "antigravityd_relay_pacing 0.0" in text  # an idle daemon relays each event as it comes
+    busy = re.search(r"^antigravityd_event_loop_busy_ratio (\S+)$", text, re.M)
+    assert busy and 0.0 <= float(busy.group(1)) <= 1.0
 
 
 @pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="systemd-socket-activate not installed")
