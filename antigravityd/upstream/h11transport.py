@@ -15,18 +15,16 @@ Rules that matter:
   instead of reused, so a keep-alive race costs a reconnect, not a failed request.
 * Timeouts come from httpx's request extension: ``connect`` (TCP + TLS), ``write`` (per send), ``read`` (per
   receive: the gap between chunks), ``pool`` (waiting for a free slot). Errors are httpx's exception types.
-  Read and write deadlines are kept by one watchdog task per transport rather than a cancel scope per socket
-  call: entering and leaving a trio cancel scope costs ~19 µs here, paid once per relayed event otherwise.
+  One watchdog task per transport keeps the read and write deadlines (``h11conn.py``, with the socket I/O).
 * h11 parses requests and response heads; chunked response bodies are decoded by ``chunked.py`` (h11's generic
-  event path cost ~4–5 µs per chunk, and upstream events are one chunk each). Plain-TCP connections are read and
-  written on the socket itself, without trio's stream layers. Same-run A/B of both against the previous transport
-  at 200 concurrent 100-event streams: 0.97× daemon CPU per stream, TTFB p50 114 → 88 ms, p99 223 → 191 ms.
+  event path cost ~4–5 µs per chunk, and upstream events are one chunk each). Same-run A/B of that and of the
+  direct socket I/O against the previous transport at 200 concurrent 100-event streams: 0.97× daemon CPU per
+  stream, TTFB p50 114 → 88 ms, p99 223 → 191 ms.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import ssl
 from collections.abc import AsyncIterator
 
@@ -35,13 +33,11 @@ import httpx
 import trio
 
 from .chunked import ChunkedDecoder, ChunkedError
+from .h11conn import Connection, Origin, Watchdog
 
 __all__ = ["H11Transport"]
 
-RECEIVE_SIZE = 65536
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
-Origin = tuple[bytes, bytes, int]
 
 
 def ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
@@ -62,179 +58,6 @@ def _timeout(timeouts: dict[str, float | None], name: str) -> float:
     return math.inf if value is None else value
 
 
-class _Watchdog:
-    """Read and write deadlines of a transport's connections, enforced by one system task.
-
-    Arming is two attribute writes. A connection whose deadline passes is marked ``timed_out`` and its socket
-    closed, which wakes the task blocked on it (trio raises ClosedResourceError there). The task checks every
-    ``tick``: at most 1 s, and a quarter of the shortest timeout seen, so a deadline is late by a tick at most.
-    It runs only while some connection is armed.
-    """
-
-    def __init__(self) -> None:
-        self.armed: set[_Connection] = set()
-        self.tick = 1.0
-        self._running = False
-        self._wake = trio.Event()
-
-    def arm(self, conn: _Connection, timeout: float) -> None:
-        if timeout == math.inf:
-            return
-        conn.deadline = trio.current_time() + timeout
-        self.armed.add(conn)
-        if timeout < self.tick * 4:
-            self.tick = max(0.005, timeout / 4)
-            self._wake.set()
-        if not self._running:
-            self._running = True
-            trio.lowlevel.spawn_system_task(self._run, name="upstream-timeouts")
-
-    def forget(self, conn: _Connection) -> None:
-        self.armed.discard(conn)
-
-    async def _run(self) -> None:
-        try:
-            while self.armed:
-                with trio.move_on_after(self.tick):
-                    await self._wake.wait()
-                self._wake = trio.Event()
-                now = trio.current_time()
-                for conn in [c for c in self.armed if c.deadline <= now]:
-                    self.armed.discard(conn)
-                    conn.expire()
-        finally:
-            self._running = False
-
-
-class _Connection:
-    __slots__ = ("conn", "deadline", "expires", "origin", "plain", "stream", "timed_out", "watchdog")
-
-    def __init__(self, origin: Origin, stream: trio.abc.Stream, watchdog: _Watchdog) -> None:
-        self.origin = origin
-        self.stream = stream
-        # Plain TCP is read and written on the socket itself (see _send_plain and _receive): trio's stream layers
-        # yield once more per call than a relay needs. TLS goes through trio's SSLStream.
-        self.plain: trio.socket.SocketType | None = stream.socket if isinstance(stream, trio.SocketStream) else None
-        self.watchdog = watchdog
-        self.conn = h11.Connection(h11.CLIENT)
-        self.expires = math.inf  # idle in the pool until then
-        self.deadline = math.inf  # the pending read or write must finish by then
-        self.timed_out = False
-
-    def _socket(self) -> trio.socket.SocketType | None:
-        sock = getattr(self.stream, "socket", None)
-        if sock is None:
-            sock = getattr(getattr(self.stream, "transport_stream", None), "socket", None)
-        return sock
-
-    def expire(self) -> None:
-        """Called by the watchdog: the blocked read or write fails as a timeout."""
-        self.timed_out = True
-        sock = self._socket()
-        if sock is not None:
-            sock.close()
-
-    def reusable(self) -> bool:
-        """After a response h11 read to its end. Bytes past that end are the server misbehaving; h11 would keep
-        them as the start of the next response and fail that request."""
-        return (self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
-                and not self.conn.trailing_data[0])
-
-    def stale(self, now: float) -> bool:
-        """Expired, or the server has closed it (a readable idle socket means EOF or unexpected bytes)."""
-        if now >= self.expires:
-            return True
-        sock = self._socket()
-        return sock is not None and sock.is_readable()
-
-    async def send(self, event: h11.Event, timeout: float, *more: h11.Event | None) -> None:
-        data = self.conn.send(event) or b""
-        for extra in more:
-            if extra is not None:
-                data += self.conn.send(extra) or b""
-        if not data:
-            return
-        try:
-            if self.plain is not None:
-                await self._send_plain(self.plain, data, timeout)
-            else:
-                self.watchdog.arm(self, timeout)
-                await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            if self.timed_out:
-                raise httpx.WriteTimeout("timed out sending the request") from None
-            raise httpx.WriteError(str(e) or type(e).__name__) from None
-        finally:
-            self.deadline = math.inf
-
-    async def _send_plain(self, sock: trio.socket.SocketType, data: bytes, timeout: float) -> None:
-        """Write without a scheduling point when the socket takes it all (the usual case: a request is a few KB),
-        so a request's start costs one round through the scheduler fewer — the next step, waiting for the
-        response, yields anyway. A socket closed by the watchdog has fileno -1: the write fails, never lands on a
-        reused descriptor."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        view = memoryview(data)
-        while True:
-            try:
-                view = view[os.write(sock.fileno(), view):]
-            except BlockingIOError:
-                pass
-            if not view:
-                return
-            self.watchdog.arm(self, timeout)
-            await trio.lowlevel.wait_writable(sock)
-
-    def buffered_event(self) -> h11.Event | type[h11.NEED_DATA]:
-        """The next event from bytes already received (NEED_DATA when there are none): no I/O."""
-        try:
-            return self.conn.next_event()
-        except h11.RemoteProtocolError as e:
-            raise httpx.RemoteProtocolError(str(e)) from None
-
-    async def next_event(self, timeout: float) -> h11.Event:
-        while True:
-            try:
-                event = self.conn.next_event()
-            except h11.RemoteProtocolError as e:
-                raise httpx.RemoteProtocolError(str(e)) from None
-            if event is not h11.NEED_DATA:
-                return event
-            data = await self.receive(timeout)
-            if not data and self.conn.their_state is h11.SEND_RESPONSE:
-                raise httpx.RemoteProtocolError("server disconnected without sending a response")
-            self.conn.receive_data(data)
-
-    async def receive(self, timeout: float) -> bytes:
-        """The next bytes from the server (b"" at its end of stream), within ``timeout``."""
-        self.watchdog.arm(self, timeout)
-        try:
-            return await self._receive()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            if self.timed_out:
-                raise httpx.ReadTimeout("timed out waiting for data") from None
-            raise httpx.ReadError(str(e) or type(e).__name__) from None
-        finally:
-            self.deadline = math.inf
-
-    async def _receive(self) -> bytes:
-        sock = self.plain
-        if sock is None:
-            return await self.stream.receive_some(RECEIVE_SIZE)
-        # Wait first, then read: we only get here once h11 has used up what we had, so the socket is usually empty
-        # and trying the read first would fail (a syscall and an exception) — and when it succeeded, trio would
-        # still yield after it. This way every read is exactly one round through the scheduler.
-        while True:
-            await trio.lowlevel.wait_readable(sock)
-            try:
-                return os.read(sock.fileno(), RECEIVE_SIZE)
-            except BlockingIOError:  # a spurious wake-up
-                continue
-
-    async def aclose(self) -> None:
-        self.watchdog.forget(self)
-        await trio.aclose_forcefully(self.stream)
-
-
 class H11Transport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: bool | str | ssl.SSLContext = True, max_connections: int = 1024,
                  max_keepalive_connections: int = 128, keepalive_expiry: float = 30.0) -> None:
@@ -243,10 +66,10 @@ class H11Transport(httpx.AsyncBaseTransport):
         self._slots = trio.Semaphore(max_connections)
         self._max_idle = max_keepalive_connections
         self._expiry = keepalive_expiry
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._idle_count = 0
         self._closed = False
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
 
     # -------------------------------------------------------------------------------------------- httpx API
 
@@ -287,7 +110,7 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     # -------------------------------------------------------------------------------------------- pool
 
-    def _take_idle(self, origin: Origin) -> _Connection | None:
+    def _take_idle(self, origin: Origin) -> Connection | None:
         conns = self._idle.get(origin)
         now = trio.current_time()
         while conns:
@@ -298,7 +121,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             trio.lowlevel.spawn_system_task(conn.aclose)  # closing is fire-and-forget: no await on this path
         return None
 
-    async def _connect(self, origin: Origin, timeouts: dict[str, float | None]) -> _Connection:
+    async def _connect(self, origin: Origin, timeouts: dict[str, float | None]) -> Connection:
         scheme, host, port = origin
         with trio.move_on_after(_timeout(timeouts, "connect")) as scope:
             try:
@@ -318,9 +141,9 @@ class H11Transport(httpx.AsyncBaseTransport):
                 raise httpx.ConnectError(str(e) or type(e).__name__) from None
         if scope.cancelled_caught:
             raise httpx.ConnectTimeout("timed out connecting")
-        return _Connection(origin, stream, self._watchdog)
+        return Connection(origin, stream, self._watchdog)
 
-    def _release(self, conn: _Connection, reusable: bool) -> None:
+    def _release(self, conn: Connection, reusable: bool) -> None:
         """The response was read to its end: keep the connection for the next request, or close it."""
         self._watchdog.forget(conn)
         if reusable and not self._closed and self._idle_count < self._max_idle:
@@ -331,7 +154,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             trio.lowlevel.spawn_system_task(conn.aclose)
         self._slots.release()
 
-    async def _discard(self, conn: _Connection) -> None:
+    async def _discard(self, conn: Connection) -> None:
         try:
             await conn.aclose()
         finally:
@@ -339,7 +162,7 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     # -------------------------------------------------------------------------------------------- exchange
 
-    async def _exchange(self, conn: _Connection, request: httpx.Request,
+    async def _exchange(self, conn: Connection, request: httpx.Request,
                         timeouts: dict[str, float | None]) -> httpx.Response:
         write = _timeout(timeouts, "write")
         url = request.url
@@ -395,10 +218,10 @@ class _Body(httpx.AsyncByteStream):
     request. Other bodies (Content-Length, or up to the close) go through h11.
     """
 
-    def __init__(self, transport: H11Transport, conn: _Connection, read_timeout: float, chunked: bool,
+    def __init__(self, transport: H11Transport, conn: Connection, read_timeout: float, chunked: bool,
                  keep_alive: bool) -> None:
         self._transport = transport
-        self._conn: _Connection | None = conn
+        self._conn: Connection | None = conn
         self._read = read_timeout
         self._chunked = chunked
         self._keep_alive = keep_alive
