@@ -85,8 +85,12 @@ class Outlet:
 class KeepAlives:
     """Registers streaming responses (:meth:`open`) and keeps the silent ones alive (:meth:`run`)."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, *, granularity: float = 0.25) -> None:
         self.interval = interval
+        # Wake-ups are at least this far apart, each handling every entry that has come due: at hundreds of new
+        # streams a second, one wake-up per stream would cost more than the streams' keep-alives are worth. A
+        # keep-alive is then late by up to this much.
+        self.granularity = granularity
         self._due: list[tuple[float, int, Outlet]] = []
         self._order = itertools.count()  # ties in the heap never compare outlets
         self._added = trio.Event()
@@ -111,7 +115,7 @@ class KeepAlives:
                 due, _, outlet = self._due[0]
                 now = trio.current_time()
                 if due > now:
-                    await trio.sleep_until(due)
+                    await trio.sleep_until(max(due, now + self.granularity))
                     continue
                 heapq.heappop(self._due)
                 if outlet.closed or outlet.writer.finished:

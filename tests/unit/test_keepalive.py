@@ -24,9 +24,9 @@ def recording_writer(log: list[tuple[float, bytes]], *, gate: trio.Event | None 
     return BodyWriter(send, send, 200)
 
 
-def run(main: Callable[[KeepAlives], Awaitable[None]]) -> None:
+def run(main: Callable[[KeepAlives], Awaitable[None]], granularity: float = 0.0) -> None:
     async def harness() -> None:
-        keepalives = KeepAlives(INTERVAL)
+        keepalives = KeepAlives(INTERVAL, granularity=granularity)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(keepalives.run)
             await main(keepalives)
@@ -115,3 +115,25 @@ def test_many_streams_each_on_its_own_schedule() -> None:
     for i, times in sent.items():  # opened at i/10 s, all closed at 50 s
         opened = round(i * 0.1, 6)
         assert [round(t - opened, 6) for t in times] == [k * INTERVAL for k in (1, 2, 3) if opened + k * INTERVAL < 50]
+
+
+def test_keepalives_that_come_due_close_together_go_in_one_wake_up() -> None:
+    """With the default granularity, 100 streams opened over one second are pinged in a handful of wake-ups, each
+    ping at most a quarter of a second late."""
+    opened: list[float] = []
+    sent: list[tuple[float, bytes]] = []
+
+    async def main(keepalives: KeepAlives) -> None:
+        outlets = []
+        for _ in range(100):
+            opened.append(trio.current_time())
+            outlets.append(keepalives.open(recording_writer(sent), PING))
+            await trio.sleep(0.01)
+        await trio.sleep(INTERVAL + 1)
+        for out in outlets:
+            out.close()
+
+    run(main, granularity=0.25)
+    times = sorted(t for t, _ in sent)
+    assert len(times) == 100 and len(set(times)) <= 6
+    assert all(INTERVAL <= t - o <= INTERVAL + 0.25 + 1e-9 for t, o in zip(times, opened, strict=True))
