@@ -1,8 +1,8 @@
 """Streaming cost of ``POST /v1/messages`` through the daemon, side by side with the same streams straight from the
 fake upstream, in one run (issue 6 benchmark).
 
-    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 400] [--slow 1000] [--rounds 3] [--profile]
-        [--peer-command "…/run.sh {port} {upstream} {fake_info}" --peer-name node]
+    PYTHONPATH=. python bench/anthropic_stream_bench.py [--streams 400] [--slow 1000] [--rounds 3] [--rate 200]
+        [--profile] [--peer-command "…/run.sh {port} {upstream} {fake_info}" --peer-name node]
 
 Phases, each against the fake directly (the floor), then for the fast phases the daemon's own synthetic SSE stream
 of the same shape (``/api/diagnostics/stream``: no upstream, no translation — what the HTTP server and the event
@@ -10,6 +10,8 @@ loop cost by themselves), then through the daemon, then through the peer gateway
 
 * ``fast c=10`` and ``fast c=200``: streams of 100 upstream events 5 ms apart, ``--rounds`` interleaved rounds
   (the order alternates; medians are printed at the end);
+* ``open`` (with ``--rate``): the same streams started at a fixed rate whatever the earlier ones are doing — an
+  open loop, where a closed loop at a saturated gateway only shows how it splits its backlog (README);
 * ``slow``: ``--slow`` streams all at once, 1 s to the first byte, then 20 events 500 ms apart.
 
 The daemon (and the peer) run pinned to CPU 0 (``taskset``); the fake and the load generator (bench/loadgen.py:
@@ -75,14 +77,15 @@ class Target:
         return self.url, self.headers, json.dumps(self.body(prompt)).encode() if self.body else None
 
 
-def phase(target: Target, prompt: str, streams: int, concurrency: int) -> dict:
+def phase(target: Target, prompt: str, streams: int, concurrency: int, rate: float | None = None) -> dict:
     url, headers, body = target.request(prompt)
     pid = target.pid
     cpu0 = proc_cpu(pid) if pid else 0.0
-    result = run_load(*build_request(target.method, url, headers, body), streams, concurrency)
+    result = run_load(*build_request(target.method, url, headers, body), streams, concurrency, rate=rate)
     cpu = proc_cpu(pid) - cpu0 if pid else 0.0
     ttfb = sorted(result.ttfb)
-    return {"target": target.name, "streams": streams, "c": concurrency, "failures": len(result.failures),
+    return {"target": target.name, "streams": streams, "c": concurrency if rate is None else f"{rate:g}/s",
+            "failures": len(result.failures),
             "streams_s": streams / result.wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
             "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
             "bytes_per_stream": statistics.mean(result.body_bytes) if result.body_bytes else 0,
@@ -126,14 +129,16 @@ def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProce
     print(f"daemon idle: {proc_mem(pid)}", flush=True)
     for target in (direct, daemon, *others):  # warm-up: connections, caches, JITs
         phase(target, FAST, 50, 10)
-    for label, prompt, streams, concurrency in (("fast", FAST, args.streams, 10), ("fast", FAST, args.streams, 200),
-                                                ("slow", SLOW, args.slow, args.slow)):
+    for label, prompt, streams, concurrency, rate in (
+            ("fast", FAST, args.streams, 10, None), ("fast", FAST, args.streams, 200, None),
+            ("open", FAST, args.streams if args.rate else 0, 0, args.rate), ("slow", SLOW, args.slow, args.slow, None)):
         if not streams:
             continue
         targets = [direct, *([synthetic] if label == "fast" else []), daemon, *others]
-        rounds = args.rounds if label == "fast" else 1
+        rounds = args.rounds if label in ("fast", "open") else 1
         for round_ in range(rounds):
-            print(f"{label} c={concurrency}, {streams} streams, round {round_ + 1} of {rounds}:", flush=True)
+            load = f"{rate:g} streams/s" if rate else f"c={concurrency}"
+            print(f"{label} {load}, {streams} streams, round {round_ + 1} of {rounds}:", flush=True)
             for target in targets if round_ % 2 == 0 else targets[::-1]:  # alternate who goes first
                 profiler = None
                 if args.profile and target is daemon and label == "fast" and concurrency == 200 and round_ == 0:
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace, daemon_url: str, api_key: str, fake: FakeProce
                     py_spy = str(Path(sys.executable).with_name("py-spy"))
                     profiler = subprocess.Popen([py_spy, "record", "-p", str(pid), "-r", "250", "--format", "raw",
                                                  "-o", str(out)], stderr=subprocess.DEVNULL)
-                row = phase(target, prompt, streams, concurrency)
+                row = phase(target, prompt, streams, concurrency, rate)
                 if profiler is not None:
                     profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                     profiler.wait()
@@ -192,6 +197,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", type=int, default=400)
     p.add_argument("--slow", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="also an open-loop phase: --streams fast streams started at this rate (per second)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the fast phases (medians reported)")
     p.add_argument("--json", help="write the rows here")
     p.add_argument("--peer-command", help="also measure another gateway started by this command (bench/peer.py)")

@@ -62,8 +62,13 @@ class _Conn:
 
 
 def run_load(host: str, port: int, request: bytes, streams: int, concurrency: int,
-             timeout: float = 300.0, batch: float = 0.001) -> LoadResult:
+             timeout: float = 300.0, batch: float = 0.001, rate: float | None = None) -> LoadResult:
     """Run ``streams`` requests, ``concurrency`` at a time; blocks until all are done (or ``timeout``).
+
+    With ``rate`` the load is open instead: a request starts every ``1/rate`` seconds whatever the earlier ones are
+    doing (on an idle keep-alive connection, else a new one; ``concurrency`` is then ignored). A closed loop at a
+    saturated server measures how the server splits its backlog; a rate below its capacity measures what a client
+    waits when it is not overloaded.
 
     The loop polls at most every ``batch`` seconds, so that one ``epoll_wait`` finds many ready sockets and one
     ``recv`` gets what arrived meanwhile: at 40,000 events/s, a wake-up per event cost the generator ~20 µs each,
@@ -74,6 +79,7 @@ def run_load(host: str, port: int, request: bytes, streams: int, concurrency: in
     conns: dict[int, _Conn] = {}
     to_start = streams
     running = 0
+    idle: list[_Conn] = []  # open mode: keep-alive connections between requests
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
     def open_and_send() -> None:
@@ -110,25 +116,40 @@ def run_load(host: str, port: int, request: bytes, streams: int, concurrency: in
             if to_start > 0:
                 open_and_send()
             return
-        if to_start > 0:
+        if rate is not None:
+            idle.append(conn)
+        elif to_start > 0:
             send(conn)
+
+    def start_due(now: float) -> None:
+        nonlocal next_start
+        while to_start > 0 and next_start <= now:
+            if idle:
+                send(idle.pop())
+            else:
+                open_and_send()
+            next_start += 1 / rate  # type: ignore[operator]
 
     buffer = bytearray(262144)
     view = memoryview(buffer)
     started = time.perf_counter()
-    for _ in range(min(concurrency, streams)):
-        open_and_send()
+    next_start = started
+    if rate is None:
+        for _ in range(min(concurrency, streams)):
+            open_and_send()
     deadline = started + timeout
     next_poll = started
-    while running:
+    while running or (rate is not None and to_start > 0):
         now = time.perf_counter()
         if now < next_poll:
             time.sleep(next_poll - now)
         next_poll = time.perf_counter() + batch
+        if rate is not None:
+            start_due(time.perf_counter())
         if next_poll > deadline:
             result.failures += ["timeout"] * running
             break
-        for fd, _ in epoll.poll(1.0):
+        for fd, _ in epoll.poll(1.0 if rate is None else batch):  # open mode: the next start is never far
             conn = conns[fd]
             try:
                 n = conn.sock.recv_into(buffer)  # into one preallocated buffer: no allocation per event
