@@ -9,6 +9,7 @@ everything at once.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -119,6 +120,9 @@ async def serve(config: Config, *, task_status=trio.TASK_STATUS_IGNORED) -> None
                 supervisor = Supervisor(root, on_crash=lambda name: services.metrics.task_crashes.labels(name).inc())
                 await root.start(run_server)
                 services.start_background(supervisor)
+                # What start-up created (modules, config, the pool, caches) lives as long as the process: out of the
+                # collector's way, a full collection under load pauses the loop ~10 ms instead of ~25-40 ms.
+                gc.freeze()
                 systemd.notify("READY=1", f"STATUS={_status(services, server)}")
                 log.info("serving on %s%s", listening.describe(), " (socket-activated)" if listening.activated else "",
                          extra={"LISTEN": listening.describe()})
