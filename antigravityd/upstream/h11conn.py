@@ -20,6 +20,7 @@ import trio
 __all__ = ["RECEIVE_SIZE", "Connection", "Origin", "Watchdog"]
 
 RECEIVE_SIZE = 65536
+_SOCKET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 Origin = tuple[bytes, bytes, int]
 
@@ -122,10 +123,8 @@ class Connection:
             else:
                 self.watchdog.arm(self, timeout)
                 await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            if self.timed_out:
-                raise httpx.WriteTimeout("timed out sending the request") from None
-            raise httpx.WriteError(str(e) or type(e).__name__) from None
+        except _SOCKET_ERRORS as e:
+            raise self._failure(e, httpx.WriteTimeout("timed out sending the request"), httpx.WriteError) from None
         finally:
             self.deadline = math.inf
 
@@ -171,12 +170,15 @@ class Connection:
         self.watchdog.arm(self, timeout)
         try:
             return await self._receive()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-            if self.timed_out:
-                raise httpx.ReadTimeout("timed out waiting for data") from None
-            raise httpx.ReadError(str(e) or type(e).__name__) from None
+        except _SOCKET_ERRORS as e:
+            raise self._failure(e, httpx.ReadTimeout("timed out waiting for data"), httpx.ReadError) from None
         finally:
             self.deadline = math.inf
+
+    def _failure(self, error: Exception, timeout: httpx.TimeoutException,
+                 failed: type[httpx.NetworkError]) -> httpx.TransportError:
+        """httpx's exception for a failed socket call: the timeout when the watchdog closed the socket."""
+        return timeout if self.timed_out else failed(str(error) or type(error).__name__)
 
     async def _receive(self) -> bytes:
         sock = self.plain
