@@ -78,7 +78,7 @@ def main() -> None:
                                                   headers, direct), None))
         for _, request, _ in targets:  # warm-up
             run_load(*request, 50, 10)
-        rows: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _, _ in targets}
+        rows: dict[str, list[tuple[float, float, float, float, float]]] = {name: [] for name, _, _ in targets}
         for round_ in range(args.rounds):
             line = []
             for name, request, pid in targets if round_ % 2 == 0 else targets[::-1]:
@@ -86,24 +86,34 @@ def main() -> None:
                 result = run_load(*request, args.streams, args.c)
                 cpu = (proc_cpu(pid) - cpu0) / args.streams * 1e3 if pid else float("nan")
                 ttfb = sorted(result.ttfb)
+                steady = steady_ttfb(result.ttfb, result.started, args.c)
                 row = (cpu, statistics.median(ttfb) * 1e3, ttfb[int(len(ttfb) * 0.99) - 1] * 1e3,
-                       args.streams / result.wall)
+                       args.streams / result.wall, statistics.median(steady) * 1e3 if steady else float("nan"))
                 rows[name].append(row)
                 failed = f" FAILURES {len(result.failures)}" if result.failures else ""
-                line.append(f"{name} {row[0]:.2f} ms/stream, TTFB {row[1]:.0f}/{row[2]:.0f} ms, {row[3]:.0f}/s{failed}")
+                line.append(f"{name} {row[0]:.2f} ms/stream, TTFB {row[1]:.0f}/{row[2]:.0f} ms (steady {row[4]:.0f}), "
+                            f"{row[3]:.0f}/s{failed}")
             print(f"round {round_ + 1}: " + " | ".join(line), flush=True)
         base = statistics.median(r[0] for r in rows["tree0"])
         for name, mine in rows.items():
             cpu = statistics.median(r[0] for r in mine)
             print(f"{name:>6}: CPU {cpu:.2f} ms/stream ({cpu / base:.2f}× tree0), TTFB p50 "
                   f"{statistics.median(r[1] for r in mine):.0f} ms, p99 {statistics.median(r[2] for r in mine):.0f} ms,"
-                  f" {statistics.median(r[3] for r in mine):.0f} streams/s")
+                  f" {statistics.median(r[3] for r in mine):.0f} streams/s, steady TTFB p50 "
+                  f"{statistics.median(r[4] for r in mine):.0f} ms")
     finally:
         for daemon in daemons:
             daemon.close()
         if peer is not None:
             peer.close()
         fake.close()
+
+
+def steady_ttfb(ttfb: list[float], started: list[float], concurrency: int) -> list[float]:
+    """The TTFBs of the streams that did not start in the first wave: a round opens ``concurrency`` connections
+    and requests at once, a herd whose starts queue behind each other; later ones start as earlier ones end."""
+    order = sorted(range(len(ttfb)), key=started.__getitem__)
+    return [ttfb[i] for i in order[concurrency:]]
 
 
 if __name__ == "__main__":
