@@ -137,9 +137,14 @@ def test_second_sigterm_stops_at_once(tmp_path: Path):
     try:
         with httpx.stream("GET", d.url + "/api/diagnostics/stream?events=1000&interval_ms=100", headers=d.auth,
                           timeout=30) as r:
-            next(line for line in r.iter_lines() if line.startswith("data:"))
+            # One iterator for the whole stream: a generator over a fresh r.iter_lines() would close the response
+            # when dropped, and a drain with no connection left ends by itself (the race this test once lost).
+            data = (line for line in r.iter_lines() if line.startswith("data:"))
+            next(data)
             d.send_signal(signal.SIGTERM)
             d.notify.wait_for("STOPPING=1")
+            next(data)  # the drain keeps the stream going: only the second signal can end it now
+            assert d.proc.poll() is None
             started = time.monotonic()
             d.send_signal(signal.SIGTERM)
             assert d.proc.wait(10) == 0
