@@ -1,20 +1,15 @@
-"""The real daemon with the lifecycle wired in (services.py / api/routes.py, see WIRING.patch): the supervised
-quota task fetches an account it has never fetched, the routes answer behind the daemon's own auth gate, and a
-browser sign-in comes back through the public callback. Skipped until the lead has wired the lifecycle."""
+"""The real daemon with the account lifecycle wired in (services.py, api/routes.py): the supervised quota task
+fetches an account it has never fetched, the routes answer behind the daemon's own auth gate, and a browser sign-in
+comes back through the public callback."""
 
 from __future__ import annotations
 
 import functools
 
 import httpx
-import pytest
 import trio
 
-from antigravityd.services import Services
 from tests.support.daemon import start_daemon
-
-pytestmark = pytest.mark.skipif("lifecycle" not in Services.__dataclass_fields__,
-                                reason="lifecycle not wired into services.py yet (WIRING.patch)")
 
 
 async def test_daemon_runs_the_lifecycle(tmp_path, fake, data_dir):
