@@ -86,7 +86,7 @@ def main() -> None:
                 result = run_load(*request, args.streams, args.c)
                 cpu = (proc_cpu(pid) - cpu0) / args.streams * 1e3 if pid else float("nan")
                 ttfb = sorted(result.ttfb)
-                steady = steady_ttfb(result.ttfb, result.started, args.c)
+                steady = result.ttfb_after_first_wave(args.c)
                 row = (cpu, statistics.median(ttfb) * 1e3, ttfb[int(len(ttfb) * 0.99) - 1] * 1e3,
                        args.streams / result.wall, statistics.median(steady) * 1e3 if steady else float("nan"))
                 rows[name].append(row)
@@ -107,13 +107,6 @@ def main() -> None:
         if peer is not None:
             peer.close()
         fake.close()
-
-
-def steady_ttfb(ttfb: list[float], started: list[float], concurrency: int) -> list[float]:
-    """The TTFBs of the streams that did not start in the first wave: a round opens ``concurrency`` connections
-    and requests at once, a herd whose starts queue behind each other; later ones start as earlier ones end."""
-    order = sorted(range(len(ttfb)), key=started.__getitem__)
-    return [ttfb[i] for i in order[concurrency:]]
 
 
 if __name__ == "__main__":

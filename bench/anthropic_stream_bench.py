@@ -17,7 +17,8 @@ loop cost by themselves), then through the daemon, then through the peer gateway
 The daemon (and the peer) run pinned to CPU 0 (``taskset``); the fake and the load generator (bench/loadgen.py:
 one epoll loop, ~5 µs per received event) share CPU 1. At c=200 the fake's paced writes (one timer for all
 streams) let it serve ~350 streams/s on its half of that core: the gateways, asked for 400/s, are saturated.
-Reported per phase: streams/s, time to first body byte (p50/p99), the gateway's CPU per stream (utime+stime from
+Reported per phase: streams/s, time to first body byte (p50/p99; in a closed loop also the p50 of the streams
+after the first wave of ``c`` simultaneous starts), the gateway's CPU per stream (utime+stime from
 ``/proc/<pid>/stat`` over the phase ÷ streams) and its RSS (``VmRSS`` after the phase, ``VmHWM`` peak so far).
 The machine is shared and noisy: compare the columns of one run, not numbers from different runs.
 """
@@ -84,10 +85,12 @@ def phase(target: Target, prompt: str, streams: int, concurrency: int, rate: flo
     result = run_load(*build_request(target.method, url, headers, body), streams, concurrency, rate=rate)
     cpu = proc_cpu(pid) - cpu0 if pid else 0.0
     ttfb = sorted(result.ttfb)
+    steady = result.ttfb_after_first_wave(concurrency) if rate is None else []
     return {"target": target.name, "streams": streams, "c": concurrency if rate is None else f"{rate:g}/s",
             "failures": len(result.failures),
             "streams_s": streams / result.wall, "ttfb_p50_ms": statistics.median(ttfb) * 1e3 if ttfb else None,
             "ttfb_p99_ms": ttfb[max(0, int(len(ttfb) * 0.99) - 1)] * 1e3 if ttfb else None,
+            "ttfb_steady_p50_ms": statistics.median(steady) * 1e3 if steady else None,
             "bytes_per_stream": statistics.mean(result.body_bytes) if result.body_bytes else 0,
             "daemon_cpu_ms_per_stream": cpu / streams * 1e3 if pid else None,
             **({f"daemon_{k}_mb": v for k, v in proc_mem(pid).items()} if pid else {})}
@@ -98,6 +101,7 @@ def show(row: dict) -> None:
     mem = f"  RSS {row['daemon_VmRSS_mb']:.0f} MB, peak {row['daemon_VmHWM_mb']:.0f} MB" if cpu is not None else ""
     print(f"  {row['target']:>9}  c={row['c']:<5} {row['streams_s']:8.1f} streams/s"
           f"  TTFB p50 {row['ttfb_p50_ms']:7.1f} ms  p99 {row['ttfb_p99_ms']:7.1f} ms"
+          + (f" (after the first wave {row['ttfb_steady_p50_ms']:5.1f})" if row["ttfb_steady_p50_ms"] else "")
           + (f"  CPU {cpu:5.2f} ms/stream" if cpu is not None else "")
           + mem + f"  {row['bytes_per_stream'] / 1024:.1f} KB/stream"
           + (f"  FAILURES {row['failures']}" if row["failures"] else ""), flush=True)

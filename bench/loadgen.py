@@ -43,6 +43,13 @@ class LoadResult:
     failures: list[str] = field(default_factory=list)
     wall: float = 0.0
 
+    def ttfb_after_first_wave(self, concurrency: int) -> list[float]:
+        """The TTFBs of the streams that did not start in the first wave. A closed-loop run opens ``concurrency``
+        connections and requests at once, a herd whose starts queue behind each other; later streams start one by
+        one as earlier ones end, which is the steady state."""
+        order = sorted(range(len(self.ttfb)), key=self.started.__getitem__)
+        return [self.ttfb[i] for i in order[concurrency:]]
+
 
 class _Conn:
     __slots__ = ("body", "chunked", "first", "head", "length", "sock", "started", "tail")
