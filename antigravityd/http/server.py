@@ -148,8 +148,8 @@ class HttpServer:
         scheduling round (plus one for the slot semaphore), and a saturated loop's rounds are long: in one
         benchmark run, 200 clients connecting at once to a daemon relaying ~150 streams waited up to 3 s for their
         first byte while the daemon's own log timed their requests at under 70 ms. Taking the whole backlog at once
-        goes wrong the other way: the next turn then runs every new request up to its upstream call (~0.35 ms
-        each) before any of them reads its answer, so a herd's first bytes all wait for the whole herd, and its
+        goes wrong the other way: the next turn then runs every new request up to its upstream call (a few hundred
+        µs each) before any of them reads its answer, so a herd's first bytes all wait for the whole herd, and its
         streams stay in step, ending and coming back together. A few per turn serves a herd in arrival order. A
         duplicate of the listening descriptor is accepted from directly; it is closed with the listener, so drain
         still stops accepting.
