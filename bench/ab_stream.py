@@ -9,7 +9,8 @@ changes have. Two daemons measured turn about, against the same fake in the same
 median; a change is worth keeping when its median ratio beats that. Each tree's daemon runs with
 ``PYTHONPATH=<tree>`` and its working directory there (``python -m`` puts the working directory first on
 ``sys.path``), pinned to CPU 0 like the peer; the fake and the load generator share CPU 1. Per round and target: CPU
-per stream (from /proc), TTFB p50/p99, streams/s; at the end the medians and each target's ratio to the first tree.
+per stream (from /proc), TTFB p50/p99 and p50 after the first wave ("steady"), streams/s; at the end the medians
+and each target's ratio to the first tree.
 """
 
 from __future__ import annotations
