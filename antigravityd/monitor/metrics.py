@@ -45,7 +45,7 @@ class Metrics:
         self.http_in_flight = Gauge("antigravityd_http_in_flight", "Requests being handled", registry=r)
         self.http_connections = Gauge("antigravityd_http_connections", "Open client connections", registry=r)
         self.loop_busy = Gauge("antigravityd_event_loop_busy_ratio",
-                               "Share of time the event loop's thread is on the CPU (smoothed over ~0.25 s)",
+                               "Share of time the event loop is not waiting for I/O (smoothed over ~0.1 s)",
                                registry=r)
         self.relay_pacing = Gauge("antigravityd_relay_pacing",
                                   "1 while the loop is saturated and streams are relayed in rounds", registry=r)

@@ -1,6 +1,9 @@
-"""Overload pacing (pipeline/pacing.py) on trio's virtual clock, with the loop thread's CPU time scripted."""
+"""Overload pacing (pipeline/pacing.py): on trio's virtual clock with the loop's idle time scripted, and its idle
+meter on a real loop."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import trio
@@ -9,19 +12,19 @@ import trio.testing
 from antigravityd.pipeline.pacing import RelayPacer
 
 
-class ScriptedCPU:
-    """CPU seconds that advance by ``share`` of the virtual wall time since the last read."""
+class ScriptedLoad:
+    """Idle seconds of a loop that is busy ``share`` of the virtual wall time since the last read."""
 
     def __init__(self) -> None:
         self.share = 0.0
-        self.cpu = 0.0
+        self.idle = 0.0
         self.wall = 0.0
 
     def __call__(self) -> float:
         now = trio.current_time()
-        self.cpu += self.share * (now - self.wall)
+        self.idle += (1 - self.share) * (now - self.wall)
         self.wall = now
-        return self.cpu
+        return self.idle
 
 
 def test_hysteresis() -> None:
@@ -41,8 +44,8 @@ def test_smoothing_ignores_a_single_busy_tick() -> None:
 def test_relays_go_in_rounds_only_while_the_loop_is_saturated() -> None:
     """Unsaturated, a relay's pause returns at once; saturated, relays wait for the next tick and go together;
     when the load falls, they run freely again; when the ticker stops, nobody is left waiting."""
-    cpu = ScriptedCPU()
-    pacer = RelayPacer(tick=0.05, smoothing=1.0, cpu_clock=cpu)
+    load = ScriptedLoad()
+    pacer = RelayPacer(tick=0.05, smoothing=1.0, idle_clock=load)
     resumed: list[float] = []
 
     async def relay() -> None:
@@ -62,7 +65,7 @@ def test_relays_go_in_rounds_only_while_the_loop_is_saturated() -> None:
             await trio.sleep(0.01)
             await relay()  # idle loop: no waiting at all
             assert resumed == [0.01] * 3
-            cpu.share = 1.0
+            load.share = 1.0
             await trio.sleep(0.1)  # two ticks of a busy loop
             assert pacer.saturated
             resumed.clear()
@@ -72,13 +75,13 @@ def test_relays_go_in_rounds_only_while_the_loop_is_saturated() -> None:
                     relays.start_soon(relay)
             ticks = sorted({round(t - start, 6) for t in resumed})
             assert len(resumed) == 12 and ticks == [0.04, 0.09, 0.14]  # every relay on the same three ticks
-            cpu.share = 0.1
+            load.share = 0.1
             await trio.sleep(0.1)
             assert not pacer.saturated
             resumed.clear()
             await relay()
             assert len(set(resumed)) == 1
-            cpu.share = 1.0
+            load.share = 1.0
             await trio.sleep(0.1)
             assert pacer.saturated
             waiting = trio.Event()
@@ -97,6 +100,27 @@ def test_relays_go_in_rounds_only_while_the_loop_is_saturated() -> None:
             await relay()  # and nobody parks any more
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_loop_with_work_waiting_is_busy_even_off_the_cpu() -> None:
+    """The real idle meter: a loop whose thread keeps losing the core (here: sleeping, as when another process or
+    the hypervisor has it) while tasks are ready is saturated, though its CPU time is nearly nil; a loop that waits
+    for I/O is not."""
+    pacer = RelayPacer(tick=0.02, smoothing=1.0)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pacer.run)
+            end = time.monotonic() + 0.2
+            while time.monotonic() < end:
+                time.sleep(0.002)  # off the CPU, with this task ready to run again at once
+                await trio.lowlevel.checkpoint()
+            assert pacer.saturated
+            await trio.sleep(0.2)  # waiting for I/O (a timeout), nothing else to do
+            assert not pacer.saturated
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
 
 
 def test_thresholds_are_checked() -> None:
