@@ -1,7 +1,7 @@
 """A/B of the streaming relay: daemons started from different source trees, one fake, interleaved rounds.
 
     git worktree add /tmp/base HEAD~1
-    PYTHONPATH=. python bench/ab_stream.py /tmp/base . [--c 200] [--streams 600] [--rounds 5] [--direct]
+    PYTHONPATH=. python bench/ab_stream.py /tmp/base . [--c 200] [--streams 600] [--rounds 5] [--direct] [--steal 0.2]
         [--peer-command "…/run.sh {port} {upstream} {fake_info}"]
 
 Why: this machine's run-to-run noise (±30 % between runs, ±15 % between rounds) hides the 2–10 % effects most
@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +40,8 @@ from anthropic_stream_bench import (  # noqa: E402  (bench/ is on the path)
 from loadgen import build_request, run_load  # noqa: E402
 from peer import Peer  # noqa: E402
 
+from tests.support.process import terminate  # noqa: E402
+
 ANTHROPIC = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 
 
@@ -50,14 +53,19 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--direct", action="store_true", help="also measure the fake directly")
     p.add_argument("--peer-command", help="also measure another gateway (bench/peer.py)")
+    p.add_argument("--steal", type=float, default=0.0,
+                   help="share of the gateways' core (0-0.9) that another process takes, in 25 ms cycles: a busy "
+                        "neighbour or a VPS's steal time")
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="agd-ab-"))
     fake = start_fake(work)
-    daemons, peer = [], None
+    daemons, peer, hog = [], None, None
     try:
+        if args.steal:
+            hog = start_hog(args.steal)
         for i, tree in enumerate(args.trees):
             daemons.append(start_pinned_daemon(work / f"tree{i}", fake, Path(tree).resolve()))
         body = json.dumps(messages_body(FAST)).encode()
@@ -107,7 +115,28 @@ def main() -> None:
             daemon.close()
         if peer is not None:
             peer.close()
+        if hog is not None:
+            terminate(hog)
         fake.close()
+
+
+HOG = """
+import os, sys, time
+busy = float(sys.argv[1]) * 0.025
+while True:
+    end = time.perf_counter() + busy
+    while time.perf_counter() < end:
+        pass
+    time.sleep(0.025 - busy)
+"""
+
+
+def start_hog(share: float) -> subprocess.Popen:
+    """A process on CPU 0 (the gateways' core) busy ``share`` of every 25 ms: the kernel's scheduler gives a
+    process back from sleep the core promptly, so the gateways lose about that share of it."""
+    if not 0 < share <= 0.9:
+        raise SystemExit("--steal must be in (0, 0.9]")
+    return subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", HOG, str(share)])
 
 
 if __name__ == "__main__":
