@@ -1,8 +1,8 @@
 """A/B of the streaming relay: daemons started from different source trees, one fake, interleaved rounds.
 
     git worktree add /tmp/base HEAD~1
-    PYTHONPATH=. python bench/ab_stream.py /tmp/base . [--c 200] [--streams 600] [--rounds 5] [--direct] [--steal 0.2]
-        [--peer-command "…/run.sh {port} {upstream} {fake_info}"]
+    PYTHONPATH=. python bench/ab_stream.py /tmp/base . [--c 200] [--streams 600] [--rounds 5] [--direct]
+        [--steal 0.2] [--events 1] [--peer-command "…/run.sh {port} {upstream} {fake_info}"]
 
 Why: this machine's run-to-run noise (±30 % between runs, ±15 % between rounds) hides the 2–10 % effects most
 changes have. Two daemons measured turn about, against the same fake in the same minutes, agree within ~3 % at the
@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anthropic_stream_bench import (  # noqa: E402  (bench/ is on the path)
-    FAST,
     MODEL,
     UA,
     messages_body,
@@ -53,6 +52,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--direct", action="store_true", help="also measure the fake directly")
     p.add_argument("--peer-command", help="also measure another gateway (bench/peer.py)")
+    p.add_argument("--events", type=int, default=100,
+                   help="upstream events per stream, 5 ms apart (1: what starting a stream costs)")
     p.add_argument("--steal", type=float, default=0.0,
                    help="share of the gateways' core (0-0.9) that another process takes, in 25 ms cycles: a busy "
                         "neighbour or a VPS's steal time")
@@ -68,7 +69,8 @@ def main() -> None:
             hog = start_hog(args.steal)
         for i, tree in enumerate(args.trees):
             daemons.append(start_pinned_daemon(work / f"tree{i}", fake, Path(tree).resolve()))
-        body = json.dumps(messages_body(FAST)).encode()
+        prompt = f"[[chunks:{args.events}]] [[delay_ms:5]] benchmark stream"
+        body = json.dumps(messages_body(prompt)).encode()
         targets = [(f"tree{i}", build_request("POST", d.url + "/v1/messages", {"x-api-key": d.api_key, **ANTHROPIC},
                                               body), d.pid) for i, d in enumerate(daemons)]
         if args.peer_command:
@@ -78,7 +80,7 @@ def main() -> None:
         if args.direct:
             account = fake.accounts[0]
             direct = json.dumps({"project": account["project"], "model": MODEL, "request": {
-                "contents": [{"role": "user", "parts": [{"text": FAST}]}],
+                "contents": [{"role": "user", "parts": [{"text": prompt}]}],
                 "generationConfig": {"maxOutputTokens": 16384,
                                      "thinkingConfig": {"thinkingBudget": 16000, "includeThoughts": True}}}}).encode()
             headers = {"authorization": f"Bearer {account['access_token']}", "user-agent": UA,
